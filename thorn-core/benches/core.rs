@@ -1,0 +1,2 @@
+//! Benchmarks of matching and signing.
+fn main() {}

@@ -1,0 +1,152 @@
+//! Typed errors of Thorn's core.
+
+use std::fmt;
+
+/// A boxed error from a backend, an HTTP client or a store.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// What went wrong, as data that callers can decide on.
+///
+/// Messages name the offending value and say what to do; secrets never
+/// appear in them.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An event name or subscription pattern is not dot-separated segments.
+    #[error("invalid {what} {value:?}: {reason}")]
+    InvalidName {
+        /// `"event name"` or `"event pattern"`.
+        what: &'static str,
+        /// The rejected text.
+        value: String,
+        /// Why it was rejected and what is allowed.
+        reason: String,
+    },
+    /// A subscriber URL could not be parsed or is not http/https.
+    #[error("invalid subscriber URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The rejected URL.
+        url: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A secret is empty or a `whsec_` secret is not valid base64.
+    #[error("invalid secret for subscription {subscription}: {reason}")]
+    InvalidSecret {
+        /// The subscription the secret belongs to (never the secret).
+        subscription: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// A `THORN_*` setting (or its builder method) got a value it cannot use.
+    #[error("invalid setting {name}={value:?}: {reason}")]
+    InvalidSetting {
+        /// The environment variable that names the setting.
+        name: &'static str,
+        /// The rejected value.
+        value: String,
+        /// What the setting accepts.
+        reason: String,
+    },
+    /// The payload cannot be encoded in a subscription's content type.
+    #[error("cannot encode the payload of event {event:?} as {content_type}: {reason}")]
+    Encode {
+        /// The event's name.
+        event: String,
+        /// The content type asked for.
+        content_type: &'static str,
+        /// What in the payload could not be encoded.
+        reason: String,
+    },
+    /// The file of static subscriptions could not be read or parsed.
+    #[error("cannot load subscriptions from {path:?}: {reason}")]
+    SubscribersFile {
+        /// The file named by `THORN_SUBSCRIBERS`.
+        path: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// No backend is registered under the asked name.
+    #[error("unknown dispatcher {name:?}; registered dispatchers: {}", known.join(", "))]
+    UnknownDispatcher {
+        /// The name asked for (`THORN_DISPATCHER`).
+        name: String,
+        /// Every registered name, sorted.
+        known: Vec<String>,
+    },
+    /// The recipient policy refuses a URL or an address.
+    #[error("recipient refused: {0}")]
+    Refused(#[from] crate::policy::Refusal),
+    /// A backend failed to take the events; nothing was lost (they are held
+    /// for the next flush) unless the message says otherwise.
+    #[error("dispatcher {backend:?} failed: {source}")]
+    Dispatch {
+        /// The backend's name.
+        backend: String,
+        /// Whether trying the same call again later can succeed.
+        retryable: bool,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+    /// A subscriber store failed.
+    #[error("subscriber store failed: {source}")]
+    Store {
+        /// Whether trying again later can succeed.
+        retryable: bool,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl Error {
+    /// Whether the same call may succeed if tried again later (a network or
+    /// backend fault), as opposed to bad input that will fail every time.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Dispatch { retryable, .. } | Error::Store { retryable, .. } => *retryable,
+            _ => false,
+        }
+    }
+
+    /// Whether the error is about input the caller gave (names, URLs,
+    /// secrets, settings, payloads).
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            Error::InvalidName { .. }
+                | Error::InvalidUrl { .. }
+                | Error::InvalidSecret { .. }
+                | Error::InvalidSetting { .. }
+                | Error::Encode { .. }
+                | Error::SubscribersFile { .. }
+                | Error::UnknownDispatcher { .. }
+        )
+    }
+
+    /// Whether the recipient policy refused the target.
+    pub fn is_refused(&self) -> bool {
+        matches!(self, Error::Refused(_))
+    }
+
+    /// Builds a [`Error::Dispatch`] from a backend's error.
+    pub fn dispatch(backend: impl Into<String>, retryable: bool, source: impl Into<BoxError>) -> Self {
+        Error::Dispatch {
+            backend: backend.into(),
+            retryable,
+            source: source.into(),
+        }
+    }
+
+    pub(crate) fn setting(name: &'static str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+        Error::InvalidSetting {
+            name,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// `Result` with Thorn's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,215 @@
+//! Events: a validated name and the data sent with it.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::subscriber::Subscriber;
+
+/// A validated event name: dot-separated segments of `[A-Za-z0-9_-]`,
+/// such as `article.created`.
+///
+/// Cloning is cheap (the text is shared).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct EventName(Arc<str>);
+
+impl EventName {
+    /// Validates `name`.
+    ///
+    /// ```
+    /// use thorn_core::EventName;
+    /// assert!(EventName::new("article.created").is_ok());
+    /// assert!(EventName::new("article..created").is_err());
+    /// ```
+    pub fn new(name: impl AsRef<str>) -> Result<Self> {
+        let name = name.as_ref();
+        check_segments(name, "event name", false)?;
+        Ok(EventName(Arc::from(name)))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name's segments.
+    pub fn segments(&self) -> impl Iterator<Item = &str> {
+        self.0.split('.')
+    }
+}
+
+impl<'de> Deserialize<'de> for EventName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        EventName::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Debug for EventName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for EventName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AsRef<str> for EventName {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks dot-separated segments; `allow_star` admits `*` as a whole segment.
+pub(crate) fn check_segments(text: &str, what: &'static str, allow_star: bool) -> Result<()> {
+    let fail = |reason: String| Error::InvalidName {
+        what,
+        value: text.to_owned(),
+        reason,
+    };
+    if text.is_empty() {
+        return Err(fail("it is empty; use dot-separated segments such as `article.created`".into()));
+    }
+    if text.len() > 255 {
+        return Err(fail("it is longer than 255 bytes".into()));
+    }
+    for (i, seg) in text.split('.').enumerate() {
+        if seg.is_empty() {
+            return Err(fail(format!(
+                "segment {} is empty; segments are separated by single dots",
+                i + 1
+            )));
+        }
+        if allow_star && seg == "*" {
+            continue;
+        }
+        if let Some(c) = seg
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '_' || *c == '-'))
+        {
+            let allowed = if allow_star {
+                "letters, digits, `_`, `-`, or a whole segment `*`"
+            } else {
+                "letters, digits, `_` and `-`"
+            };
+            return Err(fail(format!("segment {seg:?} contains {c:?}; segments may hold only {allowed}")));
+        }
+    }
+    Ok(())
+}
+
+/// One event to send: a name, its data and options for this one send.
+///
+/// ```
+/// use thorn_core::Event;
+/// let event = Event::new("article.created", serde_json::json!({"id": 1}))
+///     .unwrap()
+///     .sender("user1");
+/// assert_eq!(event.name().as_str(), "article.created");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub(crate) name: EventName,
+    pub(crate) data: serde_json::Value,
+    pub(crate) sender: Option<Arc<str>>,
+    pub(crate) reference: Option<String>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) extra: Vec<Arc<Subscriber>>,
+}
+
+impl Event {
+    /// An event named `name` carrying `data`.
+    pub fn new(name: impl AsRef<str>, data: serde_json::Value) -> Result<Self> {
+        Ok(Self::with_name(EventName::new(name)?, data))
+    }
+
+    /// An event from an already validated name.
+    pub fn with_name(name: EventName, data: serde_json::Value) -> Self {
+        Event {
+            name,
+            data,
+            sender: None,
+            reference: None,
+            timeout: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// An event whose data is any serialisable value.
+    pub fn from_serialize<T: Serialize + ?Sized>(name: impl AsRef<str>, data: &T) -> Result<Self> {
+        let name = EventName::new(name)?;
+        let data = serde_json::to_value(data).map_err(|e| Error::Encode {
+            event: name.to_string(),
+            content_type: "application/json",
+            reason: e.to_string(),
+        })?;
+        Ok(Self::with_name(name, data))
+    }
+
+    /// The owner id of whoever sends this event: only subscriptions of that
+    /// owner match it.
+    pub fn sender(mut self, owner: impl Into<Arc<str>>) -> Self {
+        self.sender = Some(owner.into());
+        self
+    }
+
+    /// A reference (such as the URL of the changed object) carried in the
+    /// envelope's `ref` field.
+    pub fn reference(mut self, reference: impl Into<String>) -> Self {
+        self.reference = Some(reference.into());
+        self
+    }
+
+    /// The timeout of each HTTP attempt for this event, instead of
+    /// `THORN_EVENT_TIMEOUT`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// A subscriber that receives this one send in addition to the matching
+    /// subscriptions.
+    pub fn also_to(mut self, subscriber: impl Into<Arc<Subscriber>>) -> Self {
+        self.extra.push(subscriber.into());
+        self
+    }
+
+    /// The event's name.
+    pub fn name(&self) -> &EventName {
+        &self.name
+    }
+
+    /// The event's data.
+    pub fn data(&self) -> &serde_json::Value {
+        &self.data
+    }
+
+    /// The sender's owner id, if any.
+    pub fn sender_id(&self) -> Option<&str> {
+        self.sender.as_deref()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["a", "article.created", "A-b_c.9", "x.y.z.w"] {
+            assert!(EventName::new(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".a", "a.", "a..b", "a b", "a.*", "ä.b", "a/b"] {
+            let err = EventName::new(bad).unwrap_err();
+            assert!(err.is_invalid_input());
+            assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
+        }
+    }
+}

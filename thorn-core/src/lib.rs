@@ -1,0 +1,36 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+pub mod buffer;
+pub mod codec;
+pub mod config;
+pub mod delivery;
+pub mod disabled;
+pub mod dispatcher;
+pub mod error;
+pub mod event;
+pub mod pattern;
+pub mod policy;
+pub mod registry;
+pub mod report;
+pub mod retry;
+pub mod signing;
+pub mod store;
+pub mod subscriber;
+mod thorn;
+
+pub use buffer::BufferOptions;
+pub use config::{Config, ConfigBuilder, Extensions};
+pub use delivery::{Batch, Delivery, PreparedEvent, Signature};
+pub use dispatcher::{BoxFuture, Dispatcher};
+pub use error::{BoxError, Error, Result};
+pub use event::{Event, EventName};
+pub use pattern::{Pattern, SubscriptionIndex};
+pub use policy::{RecipientPolicy, Refusal};
+pub use registry::{Factory, Registry};
+pub use report::{Observer, Outcome, Report, SharedObserver, Status};
+pub use retry::RetryPolicy;
+pub use signing::VerifyError;
+pub use store::{MemoryStore, SubscriberStore};
+pub use subscriber::{ContentType, Digest, Secret, Signatures, Subscriber, SubscriberBuilder};
+pub use thorn::{Thorn, ThornBuilder};

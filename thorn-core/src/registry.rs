@@ -1,0 +1,89 @@
+//! The backend registry: a name → a factory that builds a dispatcher.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::disabled::{self, Disabled};
+use crate::dispatcher::Dispatcher;
+use crate::error::{Error, Result};
+
+/// Builds a dispatcher from the config.
+pub type Factory = Arc<dyn Fn(&Config) -> Result<Arc<dyn Dispatcher>> + Send + Sync>;
+
+/// Maps backend names to factories. [`Registry::new`] holds `"disabled"`;
+/// backend crates add theirs with a `register` function, and users add their
+/// own with [`Registry::register`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use thorn_core::{Config, Registry, disabled::Disabled};
+/// let mut registry = Registry::new();
+/// registry.register("quiet", |_config: &Config| Ok(Arc::new(Disabled::default()) as _));
+/// assert_eq!(registry.names().collect::<Vec<_>>(), ["disabled", "quiet"]);
+/// let err = registry.build_named("nope", &Config::default()).unwrap_err();
+/// assert!(err.to_string().contains("disabled, quiet"));
+/// ```
+#[derive(Clone)]
+pub struct Registry {
+    factories: BTreeMap<String, Factory>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.factories.keys()).finish()
+    }
+}
+
+impl Registry {
+    /// A registry holding the built-in `"disabled"` backend.
+    pub fn new() -> Self {
+        let mut r = Registry {
+            factories: BTreeMap::new(),
+        };
+        r.register(disabled::NAME, |_: &Config| Ok(Arc::new(Disabled::default()) as Arc<dyn Dispatcher>));
+        r
+    }
+
+    /// Registers (or replaces) the backend `name`.
+    pub fn register<F>(&mut self, name: impl Into<String>, factory: F) -> &mut Self
+    where
+        F: Fn(&Config) -> Result<Arc<dyn Dispatcher>> + Send + Sync + 'static,
+    {
+        self.factories.insert(name.into(), Arc::new(factory));
+        self
+    }
+
+    /// Whether `name` is registered.
+    pub fn contains(&self, name: &str) -> bool {
+        self.factories.contains_key(name)
+    }
+
+    /// The registered names, sorted.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.factories.keys().map(String::as_str)
+    }
+
+    /// Builds the backend that `config.dispatcher` names.
+    pub fn build(&self, config: &Config) -> Result<Arc<dyn Dispatcher>> {
+        self.build_named(&config.dispatcher, config)
+    }
+
+    /// Builds the backend `name`.
+    pub fn build_named(&self, name: &str, config: &Config) -> Result<Arc<dyn Dispatcher>> {
+        match self.factories.get(name) {
+            Some(f) => f(config),
+            None => Err(Error::UnknownDispatcher {
+                name: name.to_owned(),
+                known: self.factories.keys().cloned().collect(),
+            }),
+        }
+    }
+}

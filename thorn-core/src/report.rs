@@ -1,0 +1,127 @@
+//! What became of each delivery: outcomes, reports and observers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use crate::delivery::Delivery;
+use crate::event::EventName;
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Status {
+    /// The receiver answered 2xx.
+    Delivered,
+    /// Handed to a durable queue; a worker delivers it.
+    Queued,
+    /// Held by an open buffer; delivered when it is flushed.
+    Buffered,
+    /// Dropped on purpose (the `"disabled"` backend).
+    Dropped,
+    /// An attempt failed and another will follow (seen by observers).
+    Retrying,
+    /// The last attempt timed out.
+    TimedOut,
+    /// Failed for good: a permanent error, or retries used up.
+    Failed,
+    /// The receiver answered 410 Gone: the subscription should be removed.
+    Gone,
+}
+
+impl Status {
+    /// Whether the delivery reached the receiver.
+    pub const fn is_delivered(self) -> bool {
+        matches!(self, Status::Delivered)
+    }
+
+    /// Whether the delivery failed (failed, timed out or gone).
+    pub const fn is_failure(self) -> bool {
+        matches!(self, Status::Failed | Status::TimedOut | Status::Gone)
+    }
+}
+
+/// The outcome of one delivery (or, for observers, of its latest attempt).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// The delivery's id.
+    pub delivery: Uuid,
+    /// The subscription's id.
+    pub subscription: Uuid,
+    /// The event's name.
+    pub event: EventName,
+    /// The receiver's URL.
+    pub url: url::Url,
+    /// Where it stands.
+    pub status: Status,
+    /// The HTTP status of the last response, if any.
+    pub http_status: Option<u16>,
+    /// How many attempts were made.
+    pub attempts: u32,
+    /// Time spent on all attempts.
+    pub duration: Duration,
+    /// The last error, if any.
+    pub error: Option<String>,
+}
+
+impl Outcome {
+    /// An outcome with no attempt made yet.
+    pub fn new(delivery: &Delivery, status: Status) -> Self {
+        Outcome {
+            delivery: delivery.id,
+            subscription: delivery.subscriber.id,
+            event: delivery.event.clone(),
+            url: delivery.subscriber.url.clone(),
+            status,
+            http_status: None,
+            attempts: 0,
+            duration: Duration::ZERO,
+            error: None,
+        }
+    }
+}
+
+/// Every outcome of a send or a flush.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    /// One outcome per delivery, in the batch's order.
+    pub outcomes: Vec<Outcome>,
+}
+
+impl Report {
+    /// How many outcomes have `status`.
+    pub fn count(&self, status: Status) -> usize {
+        self.outcomes.iter().filter(|o| o.status == status).count()
+    }
+
+    /// Whether no delivery failed.
+    pub fn is_success(&self) -> bool {
+        !self.outcomes.iter().any(|o| o.status.is_failure())
+    }
+
+    /// Appends another report's outcomes.
+    pub fn extend(&mut self, other: Report) {
+        self.outcomes.extend(other.outcomes);
+    }
+
+    /// The outcome of one delivery.
+    pub fn get(&self, delivery: Uuid) -> Option<&Outcome> {
+        self.outcomes.iter().find(|o| o.delivery == delivery)
+    }
+}
+
+/// Sees every attempt a backend makes. Each method gets the outcome as it
+/// stands after that attempt; the default methods do nothing.
+pub trait Observer: Send + Sync + std::fmt::Debug {
+    /// The attempt got a 2xx.
+    fn on_success(&self, _outcome: &Outcome) {}
+    /// The attempt failed (a status that is not 2xx, a refusal, a connection
+    /// error); `outcome.status` says whether it is final.
+    fn on_error(&self, _outcome: &Outcome) {}
+    /// The attempt timed out.
+    fn on_timeout(&self, _outcome: &Outcome) {}
+}
+
+/// A shared observer.
+pub type SharedObserver = Arc<dyn Observer>;

@@ -1,0 +1,155 @@
+//! Where subscriptions live: the `SubscriberStore` trait, an in-memory
+//! store, and static subscriptions from a file.
+//!
+//! The file that `THORN_SUBSCRIBERS` names is JSON: an array of
+//! subscriptions, or an object with a `subscribers` array. Each has `event`
+//! (the pattern), `url` and `secret`, and optionally `id`, `digest`
+//! (`sha1`/`sha256`/`sha512`), `content_type` (`application/json` or
+//! `application/x-www-form-urlencoded`), `owner` and `signatures`
+//! (`hook` or `both`):
+//!
+//! ```json
+//! [{"event": "article.*", "url": "https://example.com/hooks", "secret": "s3cret"}]
+//! ```
+
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use uuid::Uuid;
+
+use crate::dispatcher::BoxFuture;
+use crate::error::{Error, Result};
+use crate::event::EventName;
+use crate::pattern::SubscriptionIndex;
+use crate::subscriber::Subscriber;
+
+/// A source of subscriptions that Thorn matches events against.
+pub trait SubscriberStore: Send + Sync + std::fmt::Debug {
+    /// The subscriptions matching `event` (with a `sender`, only that
+    /// owner's).
+    fn matching<'a>(&'a self, event: &'a EventName, sender: Option<&'a str>) -> BoxFuture<'a, Result<Vec<Arc<Subscriber>>>>;
+
+    /// Adds or replaces (by id) a subscription.
+    fn add(&self, subscriber: Subscriber) -> BoxFuture<'_, Result<()>>;
+
+    /// Removes a subscription; whether it existed.
+    fn remove(&self, id: Uuid) -> BoxFuture<'_, Result<bool>>;
+
+    /// The subscription with this id.
+    fn get(&self, id: Uuid) -> BoxFuture<'_, Result<Option<Arc<Subscriber>>>>;
+
+    /// Every subscription of one owner.
+    fn by_owner<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<Vec<Arc<Subscriber>>>>;
+}
+
+/// Subscriptions in memory, indexed for matching.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    index: RwLock<SubscriptionIndex>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store holding `subscribers`.
+    pub fn with(subscribers: impl IntoIterator<Item = Subscriber>) -> Self {
+        let mut index = SubscriptionIndex::default();
+        for s in subscribers {
+            index.insert(s);
+        }
+        MemoryStore { index: RwLock::new(index) }
+    }
+
+    /// A store holding the subscriptions of a JSON file (see the module docs).
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
+        Ok(Self::with(load_file(path)?))
+    }
+
+    /// Adds a subscription at once.
+    pub fn insert(&self, subscriber: Subscriber) {
+        self.write().insert(subscriber);
+    }
+
+    /// The subscriptions matching `event`, at once.
+    pub fn matching_now(&self, event: &EventName, sender: Option<&str>) -> Vec<Arc<Subscriber>> {
+        self.read().matching(event, sender)
+    }
+
+    /// How many subscriptions it holds.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, SubscriptionIndex> {
+        // A panic while holding the lock cannot leave the index half-changed
+        // in a way that matters to readers, so a poisoned lock is still used.
+        self.index.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, SubscriptionIndex> {
+        self.index.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl SubscriberStore for MemoryStore {
+    fn matching<'a>(&'a self, event: &'a EventName, sender: Option<&'a str>) -> BoxFuture<'a, Result<Vec<Arc<Subscriber>>>> {
+        Box::pin(std::future::ready(Ok(self.matching_now(event, sender))))
+    }
+
+    fn add(&self, subscriber: Subscriber) -> BoxFuture<'_, Result<()>> {
+        let r = subscriber.validate().map(|()| self.insert(subscriber));
+        Box::pin(std::future::ready(r))
+    }
+
+    fn remove(&self, id: Uuid) -> BoxFuture<'_, Result<bool>> {
+        Box::pin(std::future::ready(Ok(self.write().remove(id).is_some())))
+    }
+
+    fn get(&self, id: Uuid) -> BoxFuture<'_, Result<Option<Arc<Subscriber>>>> {
+        Box::pin(std::future::ready(Ok(self.read().get(id).cloned())))
+    }
+
+    fn by_owner<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<Vec<Arc<Subscriber>>>> {
+        let subs = self.read().iter().filter(|s| s.owner.as_deref() == Some(owner)).cloned().collect();
+        Box::pin(std::future::ready(Ok(subs)))
+    }
+}
+
+/// Reads the subscriptions of a JSON file (see the module docs).
+pub fn load_file(path: impl AsRef<Path>) -> Result<Vec<Subscriber>> {
+    let path = path.as_ref();
+    let fail = |reason: String| Error::SubscribersFile {
+        path: path.display().to_string(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("{e}; check THORN_SUBSCRIBERS")))?;
+    parse_subscribers(&text).map_err(fail)
+}
+
+/// Parses the JSON of a subscriptions file.
+pub fn parse_subscribers(text: &str) -> std::result::Result<Vec<Subscriber>, String> {
+    // Parse each entry on its own so that an error names which one is bad.
+    let raw: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let items = match &raw {
+        serde_json::Value::Array(a) => a.as_slice(),
+        serde_json::Value::Object(o) => match o.get("subscribers") {
+            Some(serde_json::Value::Array(a)) => a.as_slice(),
+            _ => return Err("expected an array of subscriptions or {\"subscribers\": [...]}".into()),
+        },
+        _ => return Err("expected an array of subscriptions or {\"subscribers\": [...]}".into()),
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let sub: Subscriber = serde_json::from_value(item.clone()).map_err(|e| format!("subscription {}: {e}", i + 1))?;
+        out.push(sub);
+    }
+    Ok(out)
+}

@@ -1,0 +1,366 @@
+//! Subscriptions: who receives which events, where, and how they are signed.
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+use crate::pattern::Pattern;
+
+/// A subscription's shared secret. Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Arc<str>);
+
+impl Secret {
+    /// Wraps `secret`. It must not be empty; a secret starting with `whsec_`
+    /// (Standard Webhooks) must be valid base64 after the prefix.
+    pub fn new(secret: impl Into<Arc<str>>) -> Result<Self> {
+        let secret = secret.into();
+        if secret.is_empty() {
+            return Err(Error::InvalidSecret {
+                subscription: String::from("(new)"),
+                reason: "the secret is empty; give each subscription a random secret of 16 bytes or more".into(),
+            });
+        }
+        let s = Secret(secret);
+        if s.0.starts_with("whsec_") && s.standard_key().is_none() {
+            return Err(Error::InvalidSecret {
+                subscription: String::from("(new)"),
+                reason: "it starts with `whsec_` but the rest is not standard base64".into(),
+            });
+        }
+        Ok(s)
+    }
+
+    /// The secret's text. Handle with care: never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The key for `Hook-HMAC`: the secret's bytes as given.
+    pub fn hook_key(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    /// The key for Standard Webhooks: the base64-decoded part after `whsec_`,
+    /// or the secret's bytes when it has no such prefix.
+    pub fn standard_key(&self) -> Option<Vec<u8>> {
+        match self.0.strip_prefix("whsec_") {
+            Some(b64) => STANDARD.decode(b64).ok(),
+            None => Some(self.0.as_bytes().to_vec()),
+        }
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Secret::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The hash function of a subscription's HMAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Digest {
+    /// HMAC-SHA1, for receivers that only know it.
+    Sha1,
+    /// HMAC-SHA256, the default.
+    #[default]
+    Sha256,
+    /// HMAC-SHA512.
+    Sha512,
+}
+
+impl Digest {
+    /// Parses `sha1`, `sha256` or `sha512` (any case).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "sha1" => Some(Digest::Sha1),
+            "sha256" => Some(Digest::Sha256),
+            "sha512" => Some(Digest::Sha512),
+            _ => None,
+        }
+    }
+}
+
+/// How a subscription wants the body encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum ContentType {
+    /// `application/json`, the default.
+    #[default]
+    #[serde(rename = "application/json", alias = "json")]
+    Json,
+    /// `application/x-www-form-urlencoded`: the top-level fields of an object.
+    #[serde(rename = "application/x-www-form-urlencoded", alias = "form")]
+    Form,
+}
+
+impl ContentType {
+    /// The MIME type sent in `Content-Type`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ContentType::Json => "application/json",
+            ContentType::Form => "application/x-www-form-urlencoded",
+        }
+    }
+
+    pub(crate) const fn index(self) -> usize {
+        match self {
+            ContentType::Json => 0,
+            ContentType::Form => 1,
+        }
+    }
+}
+
+/// Which signature headers a subscription gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signatures {
+    /// Thorn's `Hook-HMAC` only (the default).
+    #[default]
+    Hook,
+    /// `Hook-HMAC` and the Standard Webhooks headers.
+    Both,
+}
+
+impl Signatures {
+    /// Whether Standard Webhooks headers are sent.
+    pub const fn standard(self) -> bool {
+        matches!(self, Signatures::Both)
+    }
+}
+
+/// One subscription: an event pattern, where to POST, and how to sign.
+///
+/// ```
+/// use thorn_core::Subscriber;
+/// let sub = Subscriber::builder("article.*", "https://example.com/hook", "s3cret")
+///     .owner("user1")
+///     .build()
+///     .unwrap();
+/// assert_eq!(sub.url().host_str(), Some("example.com"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Subscriber {
+    /// The subscription's id, sent as `Hook-Subscription`.
+    #[serde(default = "Uuid::new_v4")]
+    pub id: Uuid,
+    /// Which events it receives.
+    #[serde(rename = "event")]
+    pub pattern: Pattern,
+    /// Where to POST.
+    #[serde(with = "url_serde")]
+    pub url: url::Url,
+    /// The HMAC secret.
+    pub secret: Secret,
+    /// The HMAC hash function.
+    #[serde(default)]
+    pub digest: Digest,
+    /// The body's encoding.
+    #[serde(default)]
+    pub content_type: ContentType,
+    /// The owner id; events with a sender match only their owner's
+    /// subscriptions.
+    #[serde(default)]
+    pub owner: Option<Arc<str>>,
+    /// Which signature headers to send.
+    #[serde(default)]
+    pub signatures: Signatures,
+}
+
+mod url_serde {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(u: &url::Url, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(u.as_str())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<url::Url, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_url(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+pub(crate) fn parse_url(s: &str) -> Result<url::Url> {
+    let url = url::Url::parse(s).map_err(|e| Error::InvalidUrl {
+        url: s.to_owned(),
+        reason: format!("{e}; give an absolute http:// or https:// URL"),
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(Error::InvalidUrl {
+            url: s.to_owned(),
+            reason: format!("scheme {:?} is not http or https", url.scheme()),
+        });
+    }
+    if url.host().is_none() {
+        return Err(Error::InvalidUrl {
+            url: s.to_owned(),
+            reason: "it has no host".into(),
+        });
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::InvalidUrl {
+            url: url_without_credentials(&url),
+            reason: "it carries credentials; sign requests with the subscription's secret instead".into(),
+        });
+    }
+    Ok(url)
+}
+
+fn url_without_credentials(url: &url::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.to_string()
+}
+
+impl Subscriber {
+    /// Starts a subscription of `pattern` to `url`, signed with `secret`.
+    pub fn builder(pattern: impl AsRef<str>, url: impl AsRef<str>, secret: impl AsRef<str>) -> SubscriberBuilder {
+        SubscriberBuilder {
+            id: None,
+            pattern: pattern.as_ref().to_owned(),
+            url: url.as_ref().to_owned(),
+            secret: secret.as_ref().to_owned(),
+            digest: Digest::default(),
+            content_type: ContentType::default(),
+            owner: None,
+            signatures: Signatures::default(),
+        }
+    }
+
+    /// The subscription's URL.
+    pub fn url(&self) -> &url::Url {
+        &self.url
+    }
+
+    /// Checks a subscription that was built field by field or deserialised.
+    pub fn validate(&self) -> Result<()> {
+        parse_url(self.url.as_str())?;
+        Ok(())
+    }
+}
+
+/// Builds a [`Subscriber`], validating every field.
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SubscriberBuilder {
+    id: Option<Uuid>,
+    pattern: String,
+    url: String,
+    secret: String,
+    digest: Digest,
+    content_type: ContentType,
+    owner: Option<Arc<str>>,
+    signatures: Signatures,
+}
+
+impl SubscriberBuilder {
+    /// A fixed id instead of a random one.
+    pub fn id(mut self, id: Uuid) -> Self {
+        self.id = Some(id);
+        self
+    }
+    /// The HMAC hash function.
+    pub fn digest(mut self, digest: Digest) -> Self {
+        self.digest = digest;
+        self
+    }
+    /// The body's encoding.
+    pub fn content_type(mut self, content_type: ContentType) -> Self {
+        self.content_type = content_type;
+        self
+    }
+    /// The owner id.
+    pub fn owner(mut self, owner: impl Into<Arc<str>>) -> Self {
+        self.owner = Some(owner.into());
+        self
+    }
+    /// Which signature headers to send.
+    pub fn signatures(mut self, signatures: Signatures) -> Self {
+        self.signatures = signatures;
+        self
+    }
+    /// Validates and builds.
+    pub fn build(self) -> Result<Subscriber> {
+        let id = self.id.unwrap_or_else(Uuid::new_v4);
+        let pattern = Pattern::new(&self.pattern)?;
+        let url = parse_url(&self.url)?;
+        let secret = Secret::new(self.secret).map_err(|e| match e {
+            Error::InvalidSecret { reason, .. } => Error::InvalidSecret {
+                subscription: id.to_string(),
+                reason,
+            },
+            other => other,
+        })?;
+        Ok(Subscriber {
+            id,
+            pattern,
+            url,
+            secret,
+            digest: self.digest,
+            content_type: self.content_type,
+            owner: self.owner,
+            signatures: self.signatures,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_is_redacted() {
+        let s = Subscriber::builder("a", "https://example.com/", "topsecret").build().unwrap();
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("topsecret"), "{dbg}");
+        assert!(dbg.contains("redacted"));
+    }
+
+    #[test]
+    fn bad_input_is_named() {
+        let e = Subscriber::builder("a", "ftp://x/", "k").build().unwrap_err();
+        assert!(e.to_string().contains("ftp://x/"), "{e}");
+        let e = Subscriber::builder("a", "not a url", "k").build().unwrap_err();
+        assert!(e.to_string().contains("not a url"), "{e}");
+        let e = Subscriber::builder("a", "https://u:pw@x/", "k").build().unwrap_err();
+        assert!(!e.to_string().contains("pw"), "{e}");
+        let e = Subscriber::builder("a", "https://x/", "").build().unwrap_err();
+        assert!(matches!(e, Error::InvalidSecret { .. }), "{e}");
+        let e = Subscriber::builder("a", "https://x/", "whsec_!!!").build().unwrap_err();
+        assert!(!e.to_string().contains("whsec_!!!"), "{e}");
+        let e = Subscriber::builder("a..b", "https://x/", "k").build().unwrap_err();
+        assert!(e.to_string().contains("a..b"), "{e}");
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let s = Subscriber::builder("a.*", "https://example.com/h", "k")
+            .digest(Digest::Sha512)
+            .content_type(ContentType::Form)
+            .owner("u")
+            .build()
+            .unwrap();
+        let text = serde_json::to_string(&s).unwrap();
+        let back: Subscriber = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, s);
+    }
+}

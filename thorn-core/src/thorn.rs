@@ -1,0 +1,377 @@
+//! `Thorn`, the entry point: match, encode, build deliveries, dispatch.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use bytes::Bytes;
+use tokio::time::Instant;
+use uuid::Uuid;
+
+use crate::buffer::{BufferOptions, Frame, InFlight, Rescue, SCOPES, ScopeGuard, with_frame};
+use crate::codec;
+use crate::config::Config;
+use crate::delivery::{Batch, Delivery, PreparedEvent};
+use crate::dispatcher::Dispatcher;
+use crate::error::Result;
+use crate::event::Event;
+use crate::registry::Registry;
+use crate::report::{Outcome, Report, Status};
+use crate::store::{MemoryStore, SubscriberStore};
+use crate::subscriber::Subscriber;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Sends events to every matching subscriber through the configured
+/// dispatcher. Cheap to clone; clones share everything.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> thorn_core::Result<()> {
+/// use thorn_core::{Config, Event, Registry, Status, Subscriber, Thorn};
+///
+/// let config = Config::builder().dispatcher("disabled").build()?;
+/// let thorn = Thorn::builder().config(config).registry(Registry::new()).build()?;
+/// thorn.subscribe(Subscriber::builder("article.*", "https://example.com/hooks", "s3cret").build()?).await?;
+///
+/// let report = thorn.send(Event::new("article.created", serde_json::json!({"id": 1}))?).await?;
+/// assert_eq!(report.count(Status::Dropped), 1);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Thorn {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: u64,
+    store: Arc<dyn SubscriberStore>,
+    dispatcher: Arc<dyn Dispatcher>,
+    config: Config,
+    /// Events whose flush failed or whose scope was dropped, oldest first.
+    held: Mutex<Vec<PreparedEvent>>,
+}
+
+impl Inner {
+    fn held(&self) -> std::sync::MutexGuard<'_, Vec<PreparedEvent>> {
+        // Pushing and taking whole events cannot be left half-done.
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Rescue for Inner {
+    fn hold(&self, events: Vec<PreparedEvent>) {
+        tracing::warn!(events = events.len(), "thorn holds events for the next flush");
+        self.held().extend(events);
+    }
+
+    fn rescue(self: Arc<Self>, events: Vec<PreparedEvent>) {
+        self.hold(events);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let thorn = Thorn { inner: self };
+            rt.spawn(async move {
+                if let Err(e) = thorn.flush().await {
+                    tracing::warn!(error = %e, "thorn background flush of a dropped scope failed; events stay held");
+                }
+            });
+        }
+    }
+}
+
+impl fmt::Debug for Thorn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Thorn")
+            .field("dispatcher", &self.inner.dispatcher.name())
+            .field("store", &self.inner.store)
+            .field("held", &self.inner.held().len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Thorn {
+    /// Starts building a Thorn.
+    pub fn builder() -> ThornBuilder {
+        ThornBuilder::default()
+    }
+
+    /// A Thorn with `config`, its backend built from `registry`, and an
+    /// in-memory store (holding the `THORN_SUBSCRIBERS` file, if set).
+    pub fn new(config: Config, registry: &Registry) -> Result<Self> {
+        Self::builder().config(config).registry(registry.clone()).build()
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The backend.
+    pub fn dispatcher(&self) -> &Arc<dyn Dispatcher> {
+        &self.inner.dispatcher
+    }
+
+    /// The subscriber store.
+    pub fn store(&self) -> &Arc<dyn SubscriberStore> {
+        &self.inner.store
+    }
+
+    /// Adds a subscription to the store.
+    pub async fn subscribe(&self, subscriber: Subscriber) -> Result<()> {
+        self.inner.store.add(subscriber).await
+    }
+
+    /// How many events are held for the next flush (outside any scope).
+    pub fn held_events(&self) -> usize {
+        self.inner.held().len()
+    }
+
+    /// Sends `event` to every matching subscriber (and its extra ones).
+    ///
+    /// Inside a buffer scope of this task the event is held and the report
+    /// says [`Status::Buffered`]; otherwise the dispatcher's report is
+    /// returned. If the dispatcher fails (say, its queue is unreachable), the
+    /// error is returned and the event is held: the next [`flush`](Self::flush)
+    /// delivers it.
+    pub async fn send(&self, event: Event) -> Result<Report> {
+        let prepared = self.prepare(event).await?;
+        if prepared.deliveries.is_empty() {
+            return Ok(Report::default());
+        }
+        let mut slot = Some(prepared);
+        let buffered = with_frame(self.inner.id, |fr| {
+            let p = slot.take()?;
+            let outcomes = p.deliveries.iter().map(|d| Outcome::new(d, Status::Buffered)).collect();
+            fr.events.push(p);
+            fr.sends += 1;
+            Some(outcomes)
+        })
+        .flatten();
+        if let Some(outcomes) = buffered {
+            return Ok(Report { outcomes });
+        }
+        match slot {
+            Some(p) => self.dispatch(Batch::one(p), false).await,
+            None => Ok(Report::default()),
+        }
+    }
+
+    /// Matches, encodes once per content type, and builds the deliveries.
+    pub async fn prepare(&self, event: Event) -> Result<PreparedEvent> {
+        let mut subs = self.inner.store.matching(&event.name, event.sender.as_deref()).await?;
+        subs.extend(event.extra.iter().cloned());
+        let envelope = self.inner.config.envelope;
+        let standard = self.inner.config.standard_webhooks;
+        let mut bodies: [Option<Bytes>; 2] = [None, None];
+        let mut deliveries = Vec::with_capacity(subs.len());
+        for sub in subs {
+            let slot = &mut bodies[sub.content_type.index()];
+            let body = match slot {
+                Some(b) => b.clone(),
+                None => slot.insert(codec::encode(&event, sub.content_type, envelope)?).clone(),
+            };
+            deliveries.push(Delivery {
+                id: Uuid::new_v4(),
+                event: event.name.clone(),
+                subscriber: sub,
+                body,
+                timeout: event.timeout,
+                standard_webhooks: standard,
+            });
+        }
+        Ok(PreparedEvent {
+            name: event.name,
+            deliveries,
+        })
+    }
+
+    async fn dispatch(&self, batch: Batch, rescue_if_dropped: bool) -> Result<Report> {
+        let mut flight = InFlight {
+            batch,
+            owner: Arc::clone(&self.inner) as Arc<dyn Rescue>,
+            settled: !rescue_if_dropped,
+        };
+        match self.inner.dispatcher.dispatch(&flight.batch).await {
+            Ok(report) => {
+                flight.settled = true;
+                Ok(report)
+            }
+            Err(e) => {
+                flight.give_back();
+                Err(e)
+            }
+        }
+    }
+
+    /// Delivers everything held: the events of this task's buffer scope, if
+    /// any, and those kept from failed flushes or dropped scopes, as one
+    /// batch in send order. On failure they stay held for the next flush.
+    pub async fn flush(&self) -> Result<Report> {
+        let mut events = std::mem::take(&mut *self.inner.held());
+        let scoped = with_frame(self.inner.id, |fr| {
+            fr.sends = 0;
+            fr.last_flush = Instant::now();
+            std::mem::take(&mut fr.events)
+        });
+        if let Some(scoped) = scoped {
+            events.extend(scoped);
+        }
+        if events.is_empty() {
+            return Ok(Report::default());
+        }
+        self.dispatch(Batch { events }, true).await
+    }
+
+    /// Flushes if the scope's `flush_freq` sends were made or its
+    /// `flush_timeout` passed since the last flush; `None` when not due (or
+    /// outside a scope).
+    pub async fn maybe_flush(&self) -> Result<Option<Report>> {
+        let due = with_frame(self.inner.id, |fr| {
+            let by_count = fr.options.flush_freq.is_some_and(|n| fr.sends >= n);
+            let by_time = fr.options.flush_timeout.is_some_and(|t| fr.last_flush.elapsed() >= t);
+            (by_count || by_time) && !fr.events.is_empty()
+        })
+        .unwrap_or(false);
+        if due { self.flush().await.map(Some) } else { Ok(None) }
+    }
+
+    /// Whether this task is inside a buffer scope of this Thorn.
+    pub fn is_buffering(&self) -> bool {
+        with_frame(self.inner.id, |_| ()).is_some()
+    }
+
+    /// Runs `fut` in a buffer scope: every send this task makes inside it
+    /// is held and delivered when the scope ends. Returns `fut`'s output and
+    /// the flush's report. Inside another scope of this Thorn, nothing is
+    /// flushed at the end (the outermost scope does that) and the report is
+    /// empty.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> thorn_core::Result<()> {
+    /// # use thorn_core::{Config, Event, Registry, Status, Subscriber, Thorn};
+    /// # let thorn = Thorn::builder().config(Config::builder().dispatcher("disabled").build()?).registry(Registry::new()).build()?;
+    /// # thorn.subscribe(Subscriber::builder("*", "https://example.com/", "k").build()?).await?;
+    /// let ((), flushed) = thorn
+    ///     .buffer_events(async {
+    ///         for i in 0..3 {
+    ///             let r = thorn.send(Event::new("a.b", serde_json::json!({"i": i})).unwrap()).await.unwrap();
+    ///             assert_eq!(r.count(Status::Buffered), 1);
+    ///         }
+    ///     })
+    ///     .await;
+    /// assert_eq!(flushed?.count(Status::Dropped), 3);
+    /// # Ok(()) }
+    /// ```
+    pub async fn buffer_events<F: Future>(&self, fut: F) -> (F::Output, Result<Report>) {
+        self.buffer_events_with(BufferOptions::default(), fut).await
+    }
+
+    /// Like [`buffer_events`](Self::buffer_events), with `flush_freq` /
+    /// `flush_timeout` for [`maybe_flush`](Self::maybe_flush). In a nested
+    /// scope the outermost scope's options stay in force.
+    pub async fn buffer_events_with<F: Future>(&self, options: BufferOptions, fut: F) -> (F::Output, Result<Report>) {
+        let id = self.inner.id;
+        if with_frame(id, |fr| fr.depth += 1).is_some() {
+            let _guard = ScopeGuard { thorn: id };
+            return (fut.await, Ok(Report::default()));
+        }
+        let frame = Frame {
+            thorn: id,
+            depth: 1,
+            events: Vec::new(),
+            options,
+            sends: 0,
+            last_flush: Instant::now(),
+            owner: Arc::downgrade(&self.inner) as Weak<dyn Rescue>,
+        };
+        let body = async move {
+            let _guard = ScopeGuard { thorn: id };
+            let out = fut.await;
+            let report = self.flush().await;
+            (out, report)
+        };
+        let mut frame = Some(frame);
+        let pushed = SCOPES.try_with(|s| {
+            if let Some(f) = frame.take() {
+                s.borrow_mut().push(f);
+            }
+        });
+        match (pushed, frame) {
+            (Ok(()), _) | (Err(_), None) => body.await,
+            (Err(_), Some(f)) => SCOPES.scope(RefCell::new(vec![f]), body).await,
+        }
+    }
+}
+
+/// Builds a [`Thorn`].
+#[derive(Default)]
+#[must_use]
+pub struct ThornBuilder {
+    config: Option<Config>,
+    registry: Option<Registry>,
+    store: Option<Arc<dyn SubscriberStore>>,
+    dispatcher: Option<Arc<dyn Dispatcher>>,
+}
+
+impl fmt::Debug for ThornBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThornBuilder")
+            .field("config", &self.config)
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ThornBuilder {
+    /// The settings (default: [`Config::default`]).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// The registry to build the backend from (default: [`Registry::new`]).
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    /// The subscriber store (default: a [`MemoryStore`] holding the
+    /// `THORN_SUBSCRIBERS` file, if set).
+    pub fn store(mut self, store: Arc<dyn SubscriberStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// A backend instance, instead of building one by name.
+    pub fn dispatcher(mut self, dispatcher: Arc<dyn Dispatcher>) -> Self {
+        self.dispatcher = Some(dispatcher);
+        self
+    }
+
+    /// Builds, loading the subscriptions file and the backend.
+    pub fn build(self) -> Result<Thorn> {
+        let config = self.config.unwrap_or_default();
+        let store: Arc<dyn SubscriberStore> = match self.store {
+            Some(s) => s,
+            None => match &config.subscribers_file {
+                Some(path) => Arc::new(MemoryStore::from_file(path)?),
+                None => Arc::new(MemoryStore::new()),
+            },
+        };
+        let dispatcher = match self.dispatcher {
+            Some(d) => d,
+            None => self.registry.unwrap_or_default().build(&config)?,
+        };
+        Ok(Thorn {
+            inner: Arc::new(Inner {
+                id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+                store,
+                dispatcher,
+                config,
+                held: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+}
