@@ -205,7 +205,11 @@ impl Config {
         let get = |name: &str| c.vars.get(name).map(|s| s.trim().to_owned());
         if let Some(v) = get("THORN_DISPATCHER") {
             if v.is_empty() {
-                return Err(Error::setting("THORN_DISPATCHER", &v, "give a backend name such as default, redis or disabled"));
+                return Err(Error::setting(
+                    "THORN_DISPATCHER",
+                    &v,
+                    "give a backend name such as default, redis or disabled",
+                ));
             }
             c.dispatcher = v;
         }
@@ -242,7 +246,11 @@ impl Config {
         }
         if let Some(v) = get("THORN_SUBSCRIBERS") {
             if v.is_empty() {
-                return Err(Error::setting("THORN_SUBSCRIBERS", &v, "give the path of a JSON file of subscriptions"));
+                return Err(Error::setting(
+                    "THORN_SUBSCRIBERS",
+                    &v,
+                    "give the path of a JSON file of subscriptions",
+                ));
             }
             c.subscribers_file = Some(PathBuf::from(v));
         }
@@ -304,7 +312,11 @@ pub fn parse_bool(name: &'static str, v: &str) -> Result<bool> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(Error::setting(name, v, "expected true or false (also 1/0, yes/no, on/off)")),
+        _ => Err(Error::setting(
+            name,
+            v,
+            "expected true or false (also 1/0, yes/no, on/off)",
+        )),
     }
 }
 
@@ -312,7 +324,11 @@ pub fn parse_bool(name: &'static str, v: &str) -> Result<bool> {
 pub fn parse_count(name: &'static str, v: &str, min: usize, max: usize) -> Result<usize> {
     match v.parse::<usize>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(Error::setting(name, v, format!("expected a whole number from {min} to {max}"))),
+        _ => Err(Error::setting(
+            name,
+            v,
+            format!("expected a whole number from {min} to {max}"),
+        )),
     }
 }
 
@@ -373,7 +389,11 @@ impl ConfigBuilder {
     pub fn event_timeout(self, t: Duration) -> Self {
         self.map(|c| {
             if t.is_zero() {
-                return Err(Error::setting("THORN_EVENT_TIMEOUT", "0", "it must be longer than zero"));
+                return Err(Error::setting(
+                    "THORN_EVENT_TIMEOUT",
+                    "0",
+                    "it must be longer than zero",
+                ));
             }
             c.event_timeout = t;
             Ok(())

@@ -79,7 +79,11 @@ impl fmt::Display for RecipientPolicy {
         let mut parts: Vec<String> = Vec::new();
         match &self.ports {
             None => parts.push("allow_any_port".into()),
-            Some(p) => parts.extend(p.iter().filter(|p| **p != 80 && **p != 443).map(|p| format!("allow_port={p}"))),
+            Some(p) => parts.extend(
+                p.iter()
+                    .filter(|p| **p != 80 && **p != 443)
+                    .map(|p| format!("allow_port={p}")),
+            ),
         }
         if !self.allow_http {
             parts.push("https_only".into());
@@ -171,7 +175,11 @@ impl RecipientPolicy {
             other => {
                 return Err(Refusal {
                     target: url.to_string(),
-                    rule: if other.is_empty() { "no scheme" } else { "only http and https are allowed" },
+                    rule: if other.is_empty() {
+                        "no scheme"
+                    } else {
+                        "only http and https are allowed"
+                    },
                     allow: "(no setting: use an http or https URL)".into(),
                 });
             }
@@ -273,7 +281,10 @@ fn restricted_v4(ip: Ipv4Addr) -> Option<(&'static str, bool)> {
     if ip.is_loopback() {
         return Some(("loopback address (127.0.0.0/8)", true));
     }
-    rules.iter().find(|(net, bits, _)| in4(ip, *net, *bits)).map(|(_, _, r)| (*r, false))
+    rules
+        .iter()
+        .find(|(net, bits, _)| in4(ip, *net, *bits))
+        .map(|(_, _, r)| (*r, false))
 }
 
 fn restricted_v6(ip: Ipv6Addr) -> Option<(&'static str, bool)> {
@@ -360,7 +371,9 @@ mod tests {
         assert_eq!(r.allow, "allow_loopback");
         let r = p.check_ip(ip("10.0.0.1")).unwrap_err();
         assert_eq!(r.allow, "allow_cidr=10.0.0.1/32");
-        let r = p.check_url(&url::Url::parse("https://example.com:8443/").unwrap()).unwrap_err();
+        let r = p
+            .check_url(&url::Url::parse("https://example.com:8443/").unwrap())
+            .unwrap_err();
         assert_eq!(r.allow, "allow_port=8443");
         let r = p.check_url(&url::Url::parse("http://localhost/").unwrap()).unwrap_err();
         assert_eq!(r.allow, "allow_loopback");
@@ -374,12 +387,22 @@ mod tests {
         assert!(p.check_ip(ip("::ffff:127.0.0.1")).is_ok());
         assert!(p.check_ip(ip("10.1.2.3")).is_ok());
         assert!(p.check_ip(ip("10.2.0.1")).is_err());
-        assert!(p.check_url(&url::Url::parse("http://example.com:8080/").unwrap()).is_ok());
-        assert!(p.check_url(&url::Url::parse("http://example.com:8081/").unwrap()).is_err());
+        assert!(
+            p.check_url(&url::Url::parse("http://example.com:8080/").unwrap())
+                .is_ok()
+        );
+        assert!(
+            p.check_url(&url::Url::parse("http://example.com:8081/").unwrap())
+                .is_err()
+        );
         let back = RecipientPolicy::parse(&p.to_string()).unwrap();
         assert_eq!(back, p);
         let https = RecipientPolicy::parse("https_only").unwrap();
-        assert!(https.check_url(&url::Url::parse("http://example.com/").unwrap()).is_err());
+        assert!(
+            https
+                .check_url(&url::Url::parse("http://example.com/").unwrap())
+                .is_err()
+        );
         assert!(RecipientPolicy::parse("allow_any_port").unwrap().ports.is_none());
     }
 

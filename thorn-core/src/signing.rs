@@ -63,12 +63,16 @@ impl Tag {
 
 fn mac_of<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Tag {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <M as hmac::digest::KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("hmac takes any key length"));
+    let mut mac =
+        <M as hmac::digest::KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("hmac takes any key length"));
     for p in parts {
         mac.update(p);
     }
     let out = mac.finalize().into_bytes();
-    let mut tag = Tag { buf: [0; 64], len: out.len() };
+    let mut tag = Tag {
+        buf: [0; 64],
+        len: out.len(),
+    };
     tag.buf[..out.len()].copy_from_slice(&out);
     tag
 }
@@ -173,7 +177,13 @@ pub fn verify_standard<K: AsRef<[u8]>>(
     let mut any = false;
     let expected: Vec<Tag> = keys
         .iter()
-        .map(|k| tag(k.as_ref(), Digest::Sha256, &[id.as_bytes(), b".", ts.as_bytes(), b".", body]))
+        .map(|k| {
+            tag(
+                k.as_ref(),
+                Digest::Sha256,
+                &[id.as_bytes(), b".", ts.as_bytes(), b".", body],
+            )
+        })
         .collect();
     let mut matched = false;
     for part in signature_header.split(' ').filter(|p| !p.is_empty()) {
@@ -216,7 +226,10 @@ mod tests {
             let sig = hook_signature(b"k", d, BODY);
             assert_eq!(STANDARD.decode(&sig).unwrap().len(), len);
             assert_eq!(verify_hook_signature(b"k", d, BODY, &sig), Ok(()));
-            assert_eq!(verify_hook_signature(b"other", d, BODY, &sig), Err(VerifyError::Mismatch));
+            assert_eq!(
+                verify_hook_signature(b"other", d, BODY, &sig),
+                Err(VerifyError::Mismatch)
+            );
             assert_eq!(verify_hook_signature(b"k", d, b"{}", &sig), Err(VerifyError::Mismatch));
         }
         // A signature of one digest does not pass as another.
@@ -252,8 +265,14 @@ mod tests {
         let key = spec_key();
         let sig = "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=";
         let ts = SPEC_TS.to_string();
-        assert_eq!(verify_standard(&[&key], SPEC_ID, &ts, sig, SPEC_BODY, at(SPEC_TS + 299)), Ok(()));
-        assert_eq!(verify_standard(&[&key], SPEC_ID, &ts, sig, SPEC_BODY, at(SPEC_TS - 299)), Ok(()));
+        assert_eq!(
+            verify_standard(&[&key], SPEC_ID, &ts, sig, SPEC_BODY, at(SPEC_TS + 299)),
+            Ok(())
+        );
+        assert_eq!(
+            verify_standard(&[&key], SPEC_ID, &ts, sig, SPEC_BODY, at(SPEC_TS - 299)),
+            Ok(())
+        );
         assert!(matches!(
             verify_standard(&[&key], SPEC_ID, &ts, sig, SPEC_BODY, at(SPEC_TS + 301)),
             Err(VerifyError::Stale { .. })
@@ -286,7 +305,17 @@ mod tests {
         assert!(verify_standard(&[&new], "id1", &SPEC_TS.to_string(), &header, b"body", at(SPEC_TS)).is_ok());
         assert!(verify_standard(&[&old], "id1", &SPEC_TS.to_string(), &header, b"body", at(SPEC_TS)).is_ok());
         let only_new = standard_signature(&new, "id1", SPEC_TS, b"body");
-        assert!(verify_standard(&[&old, &new], "id1", &SPEC_TS.to_string(), &only_new, b"body", at(SPEC_TS)).is_ok());
+        assert!(
+            verify_standard(
+                &[&old, &new],
+                "id1",
+                &SPEC_TS.to_string(),
+                &only_new,
+                b"body",
+                at(SPEC_TS)
+            )
+            .is_ok()
+        );
         assert_eq!(
             verify_standard(&[&old], "id1", &SPEC_TS.to_string(), &only_new, b"body", at(SPEC_TS)),
             Err(VerifyError::Mismatch)

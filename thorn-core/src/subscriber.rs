@@ -329,7 +329,9 @@ mod tests {
 
     #[test]
     fn secret_is_redacted() {
-        let s = Subscriber::builder("a", "https://example.com/", "topsecret").build().unwrap();
+        let s = Subscriber::builder("a", "https://example.com/", "topsecret")
+            .build()
+            .unwrap();
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("topsecret"), "{dbg}");
         assert!(dbg.contains("redacted"));

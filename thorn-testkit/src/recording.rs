@@ -26,7 +26,9 @@ struct Inner {
 
 /// Registers `recorder` as the backend [`NAME`] of `registry`.
 pub fn register(registry: &mut Registry, recorder: Recorder) {
-    registry.register(NAME, move |_: &Config| Ok(Arc::new(recorder.clone()) as Arc<dyn Dispatcher>));
+    registry.register(NAME, move |_: &Config| {
+        Ok(Arc::new(recorder.clone()) as Arc<dyn Dispatcher>)
+    });
 }
 
 impl Recorder {
@@ -59,7 +61,10 @@ impl Recorder {
 
     /// Every delivery received, in order.
     pub fn deliveries(&self) -> Vec<Delivery> {
-        self.batches_lock().iter().flat_map(|b| b.deliveries().cloned()).collect()
+        self.batches_lock()
+            .iter()
+            .flat_map(|b| b.deliveries().cloned())
+            .collect()
     }
 
     /// The names of the events received, in order (one per event, not per
@@ -112,7 +117,11 @@ impl Recorder {
     /// Panics unless `url` received exactly `count` deliveries.
     #[track_caller]
     pub fn assert_received(&self, url: &str, count: usize) {
-        let got = self.deliveries().iter().filter(|d| d.subscriber.url.as_str() == url).count();
+        let got = self
+            .deliveries()
+            .iter()
+            .filter(|d| d.subscriber.url.as_str() == url)
+            .count();
         assert_eq!(got, count, "deliveries to {url}");
     }
 }
