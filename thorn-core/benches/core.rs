@@ -6,7 +6,9 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use thorn_core::{Digest, Event, EventName, Subscriber, SubscriptionIndex, Thorn, disabled::Disabled, signing};
+use thorn_core::{
+    Digest, Event, EventName, Subscriber, SubscriptionIndex, Thorn, disabled::Disabled, signing,
+};
 
 const VERBS: [&str; 4] = ["created", "updated", "deleted", "*"];
 
@@ -53,13 +55,22 @@ fn signing(c: &mut Criterion) {
         });
     }
     group.bench_function("standard_webhooks", |b| {
-        b.iter(|| signing::standard_signature(black_box(b"s3cret"), "msg_1", 1_700_000_000, black_box(&body)))
+        b.iter(|| {
+            signing::standard_signature(
+                black_box(b"s3cret"),
+                "msg_1",
+                1_700_000_000,
+                black_box(&body),
+            )
+        })
     });
     group.finish();
 }
 
 fn send(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let thorn = Thorn::builder()
         .dispatcher(Arc::new(Disabled::default()))
         .build()
@@ -72,7 +83,8 @@ fn send(c: &mut Criterion) {
             thorn.subscribe(s).await.unwrap();
         }
     });
-    let data = serde_json::json!({"id": 42, "total": "19.99", "items": [1, 2, 3], "customer": "Ada"});
+    let data =
+        serde_json::json!({"id": 42, "total": "19.99", "items": [1, 2, 3], "customer": "Ada"});
     c.bench_function("send_10_subscribers_disabled", |b| {
         b.iter(|| {
             let event = Event::new("order.paid", data.clone()).unwrap();

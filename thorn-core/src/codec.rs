@@ -151,8 +151,12 @@ mod tests {
             .unwrap()
             .sender("u1")
             .reference("https://x/1");
-        assert_eq!(&encode(&e, ContentType::Json, false).unwrap()[..], br#"{"id":1}"#);
-        let env: serde_json::Value = serde_json::from_slice(&encode(&e, ContentType::Json, true).unwrap()).unwrap();
+        assert_eq!(
+            &encode(&e, ContentType::Json, false).unwrap()[..],
+            br#"{"id":1}"#
+        );
+        let env: serde_json::Value =
+            serde_json::from_slice(&encode(&e, ContentType::Json, true).unwrap()).unwrap();
         assert_eq!(
             env,
             json!({"event": "a.b", "ref": "https://x/1", "sender": "u1", "data": {"id": 1}})

@@ -30,8 +30,12 @@ impl Dispatcher for Disabled {
     }
 
     fn dispatch<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Report>> {
-        let outcomes: Vec<Outcome> = batch.deliveries().map(|d| Outcome::new(d, Status::Dropped)).collect();
-        self.dropped.fetch_add(outcomes.len() as u64, Ordering::Relaxed);
+        let outcomes: Vec<Outcome> = batch
+            .deliveries()
+            .map(|d| Outcome::new(d, Status::Dropped))
+            .collect();
+        self.dropped
+            .fetch_add(outcomes.len() as u64, Ordering::Relaxed);
         tracing::debug!(
             dropped = outcomes.len(),
             "thorn dispatcher disabled: deliveries dropped"

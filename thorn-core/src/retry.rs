@@ -75,10 +75,17 @@ impl RetryPolicy {
             return ra.min(self.max_delay);
         }
         let exp = attempt.saturating_sub(1).min(30);
-        let ceiling = self.base_delay.saturating_mul(1u32 << exp).min(self.max_delay);
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1u32 << exp)
+            .min(self.max_delay);
         let half = ceiling / 2;
         let spread = (ceiling - half).as_nanos() as u64;
-        half + Duration::from_nanos(if spread == 0 { 0 } else { fastrand::u64(0..=spread) })
+        half + Duration::from_nanos(if spread == 0 {
+            0
+        } else {
+            fastrand::u64(0..=spread)
+        })
     }
 }
 
@@ -88,7 +95,8 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy::default().with_delays(Duration::from_millis(100), Duration::from_secs(1));
+        let p =
+            RetryPolicy::default().with_delays(Duration::from_millis(100), Duration::from_secs(1));
         for _ in 0..50 {
             let d1 = p.delay(1, None);
             assert!(
@@ -106,7 +114,10 @@ mod tests {
                 "{d9:?}"
             );
         }
-        assert_eq!(p.delay(2, Some(Duration::from_secs(3600))), Duration::from_secs(1));
+        assert_eq!(
+            p.delay(2, Some(Duration::from_secs(3600))),
+            Duration::from_secs(1)
+        );
         assert!(!RetryPolicy::never().should_retry(1));
         assert!(p.should_retry(10) && !p.should_retry(11));
     }

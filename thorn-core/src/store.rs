@@ -145,26 +145,30 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<Vec<Subscriber>> {
         path: path.display().to_string(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("{e}; check THORN_SUBSCRIBERS")))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| fail(format!("{e}; check THORN_SUBSCRIBERS")))?;
     parse_subscribers(&text).map_err(fail)
 }
 
 /// Parses the JSON of a subscriptions file.
 pub fn parse_subscribers(text: &str) -> std::result::Result<Vec<Subscriber>, String> {
     // Parse each entry on its own so that an error names which one is bad.
-    let raw: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let raw: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     let items = match &raw {
         serde_json::Value::Array(a) => a.as_slice(),
         serde_json::Value::Object(o) => match o.get("subscribers") {
             Some(serde_json::Value::Array(a)) => a.as_slice(),
-            _ => return Err("expected an array of subscriptions or {\"subscribers\": [...]}".into()),
+            _ => {
+                return Err("expected an array of subscriptions or {\"subscribers\": [...]}".into());
+            }
         },
         _ => return Err("expected an array of subscriptions or {\"subscribers\": [...]}".into()),
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let sub: Subscriber =
-            serde_json::from_value(item.clone()).map_err(|e| format!("subscription {}: {e}", i + 1))?;
+        let sub: Subscriber = serde_json::from_value(item.clone())
+            .map_err(|e| format!("subscription {}: {e}", i + 1))?;
         out.push(sub);
     }
     Ok(out)

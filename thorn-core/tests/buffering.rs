@@ -12,10 +12,17 @@ async fn setup() -> (Thorn, Recorder) {
     let recorder = Recorder::new();
     let mut registry = Registry::new();
     recording::register(&mut registry, recorder.clone());
-    let config = Config::builder().dispatcher(recording::NAME).build().unwrap();
+    let config = Config::builder()
+        .dispatcher(recording::NAME)
+        .build()
+        .unwrap();
     let thorn = Thorn::new(config, &registry).unwrap();
     thorn
-        .subscribe(Subscriber::builder("*", "https://a.example.com/", "k").build().unwrap())
+        .subscribe(
+            Subscriber::builder("*", "https://a.example.com/", "k")
+                .build()
+                .unwrap(),
+        )
         .await
         .unwrap();
     (thorn, recorder)
@@ -67,7 +74,10 @@ async fn only_the_outermost_scope_flushes() {
                 .await;
             assert!(inner.unwrap().outcomes.is_empty());
             assert!(recorder.is_empty(), "the inner scope's end flushed");
-            assert!(thorn.is_buffering(), "the outer scope ended with the inner one");
+            assert!(
+                thorn.is_buffering(),
+                "the outer scope ended with the inner one"
+            );
             thorn.send(ev("a.after")).await.unwrap();
         })
         .await;
@@ -134,7 +144,11 @@ async fn flush_timeout_with_maybe_flush() {
                 "flushed before the timeout"
             );
             tokio::time::advance(Duration::from_secs(2)).await;
-            let r = thorn.maybe_flush().await.unwrap().expect("due after the timeout");
+            let r = thorn
+                .maybe_flush()
+                .await
+                .unwrap()
+                .expect("due after the timeout");
             assert_eq!(r.outcomes.len(), 1);
             thorn.send(ev("a.two")).await.unwrap();
             assert!(
@@ -210,7 +224,11 @@ async fn other_tasks_are_not_captured() {
             let report = tokio::spawn(async move { t.send(ev("a.elsewhere")).await.unwrap() })
                 .await
                 .unwrap();
-            assert_eq!(report.count(Status::Delivered), 1, "a spawned task is not in the scope");
+            assert_eq!(
+                report.count(Status::Delivered),
+                1,
+                "a spawned task is not in the scope"
+            );
             thorn.send(ev("a.here")).await.unwrap();
         })
         .await;

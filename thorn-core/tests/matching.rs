@@ -24,7 +24,12 @@ fn index() -> SubscriptionIndex {
     let mut index = SubscriptionIndex::default();
     for (pattern, label, owner) in table() {
         let url = format!("https://{}.example.com/", label.to_lowercase());
-        index.insert(Subscriber::builder(pattern, url, "k").owner(owner).build().unwrap());
+        index.insert(
+            Subscriber::builder(pattern, url, "k")
+                .owner(owner)
+                .build()
+                .unwrap(),
+        );
     }
     index
 }
@@ -33,7 +38,15 @@ fn labels(index: &SubscriptionIndex, event: &str, sender: Option<&str>) -> BTree
     index
         .matching(&EventName::new(event).unwrap(), sender)
         .iter()
-        .map(|s| s.url.host_str().unwrap().split('.').next().unwrap().to_uppercase())
+        .map(|s| {
+            s.url
+                .host_str()
+                .unwrap()
+                .split('.')
+                .next()
+                .unwrap()
+                .to_uppercase()
+        })
         .collect()
 }
 
@@ -68,7 +81,9 @@ fn index_agrees_with_direct_matching() {
     let patterns = [
         "*", "a", "a.*", "*.b", "a.b", "a.*.c", "*.*", "*.b.*", "a.b.c", "*.*.*", "x.*", "a.b.*",
     ];
-    let events = ["a", "b", "a.b", "a.c", "x.b", "a.b.c", "a.x.c", "a.b.c.d", "x.y.z", "x"];
+    let events = [
+        "a", "b", "a.b", "a.c", "x.b", "a.b.c", "a.x.c", "a.b.c.d", "x.y.z", "x",
+    ];
     let mut index = SubscriptionIndex::default();
     for (i, p) in patterns.iter().enumerate() {
         let sub = Subscriber::builder(*p, format!("https://s{i}.example.com/"), "k")

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 use thorn_core::{
-    Batch, BoxFuture, Config, ContentType, Dispatcher, Event, Registry, Report, Result, Status, Subscriber, Thorn,
-    disabled::Disabled,
+    Batch, BoxFuture, Config, ContentType, Dispatcher, Event, Registry, Report, Result, Status,
+    Subscriber, Thorn, disabled::Disabled,
 };
 use thorn_testkit::recording::{self, Recorder};
 
@@ -39,7 +39,10 @@ async fn body_is_encoded_once_per_content_type() {
             .unwrap();
         thorn.subscribe(s).await.unwrap();
     }
-    thorn.send(Event::new("a.b", json!({"id": 7})).unwrap()).await.unwrap();
+    thorn
+        .send(Event::new("a.b", json!({"id": 7})).unwrap())
+        .await
+        .unwrap();
     let ds = recorder.deliveries();
     assert_eq!(ds.len(), 4);
     let json: Vec<_> = ds
@@ -120,7 +123,10 @@ async fn unencodable_payload_is_an_error_and_nothing_is_sent() {
 async fn no_match_sends_nothing() {
     let (thorn, recorder) = recording_thorn(Config::default());
     thorn.subscribe(sub("a.*", "j.example.com")).await.unwrap();
-    let r = thorn.send(Event::new("b.c", json!({})).unwrap()).await.unwrap();
+    let r = thorn
+        .send(Event::new("b.c", json!({})).unwrap())
+        .await
+        .unwrap();
     assert!(r.outcomes.is_empty());
     assert!(recorder.batches().is_empty());
 }
@@ -128,12 +134,21 @@ async fn no_match_sends_nothing() {
 #[tokio::test]
 async fn disabled_drops_and_counts() {
     let disabled = Arc::new(Disabled::default());
-    let thorn = Thorn::builder().dispatcher(disabled.clone()).build().unwrap();
+    let thorn = Thorn::builder()
+        .dispatcher(disabled.clone())
+        .build()
+        .unwrap();
     thorn.subscribe(sub("*", "a.example.com")).await.unwrap();
     thorn.subscribe(sub("*", "b.example.com")).await.unwrap();
-    let r = thorn.send(Event::new("x", json!({})).unwrap()).await.unwrap();
+    let r = thorn
+        .send(Event::new("x", json!({})).unwrap())
+        .await
+        .unwrap();
     assert_eq!(r.count(Status::Dropped), 2);
-    thorn.send(Event::new("y", json!({})).unwrap()).await.unwrap();
+    thorn
+        .send(Event::new("y", json!({})).unwrap())
+        .await
+        .unwrap();
     assert_eq!(disabled.dropped(), 4);
 }
 
@@ -178,12 +193,16 @@ async fn custom_backend_chosen_by_env_name() {
             label: format!("chunk={}", c.chunk_size),
         }) as Arc<dyn Dispatcher>)
     });
-    let vars: HashMap<&str, &str> = [("THORN_DISPATCHER", "custom"), ("THORN_CHUNKSIZE", "7")].into();
+    let vars: HashMap<&str, &str> =
+        [("THORN_DISPATCHER", "custom"), ("THORN_CHUNKSIZE", "7")].into();
     let config = Config::from_lookup(|k| vars.get(k).map(|v| (*v).to_owned())).unwrap();
     let thorn = Thorn::new(config, &registry).unwrap();
     assert_eq!(thorn.dispatcher().name(), "custom");
     thorn.subscribe(sub("*", "a.example.com")).await.unwrap();
-    let r = thorn.send(Event::new("x", json!({})).unwrap()).await.unwrap();
+    let r = thorn
+        .send(Event::new("x", json!({})).unwrap())
+        .await
+        .unwrap();
     assert_eq!(r.count(Status::Queued), 1);
     assert_eq!(r.outcomes[0].error.as_deref(), Some("chunk=7"));
 }

@@ -4,7 +4,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use thorn_core::{Batch, BoxFuture, Config, Delivery, Dispatcher, Error, Outcome, Registry, Report, Result, Status};
+use thorn_core::{
+    Batch, BoxFuture, Config, Delivery, Dispatcher, Error, Outcome, Registry, Report, Result,
+    Status,
+};
 use tokio::sync::Notify;
 
 /// The name the recording backend is registered under.
