@@ -1,22 +1,4 @@
-//! Thorn: webhooks for Rust services.
-//!
-//! An application calls [`Thorn::send`] on an [`Event`]; Thorn finds every
-//! matching subscription, signs the payload and POSTs it to each subscriber
-//! through a backend chosen by name at run time (`THORN_DISPATCHER`). Each
-//! backend is a cargo feature; [`registry`] holds every enabled one.
-//!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> thorn::Result<()> {
-//! use thorn::{Config, Event, Status, Subscriber, Thorn};
-//!
-//! let config = Config::builder().dispatcher("disabled").build()?;
-//! let thorn = Thorn::new(config, &thorn::registry())?;
-//! thorn.subscribe(Subscriber::builder("article.*", "https://example.com/hooks", "s3cret").build()?).await?;
-//! let report = thorn.send(Event::new("article.created", serde_json::json!({"id": 1}))?).await?;
-//! assert_eq!(report.count(Status::Dropped), 1);
-//! # Ok(()) }
-//! ```
+#![doc = include_str!("../../README.md")]
 #![forbid(unsafe_code)]
 
 pub use thorn_core::*;
@@ -36,7 +18,7 @@ pub fn registry() -> Registry {
 }
 
 /// Builds a [`Thorn`] from the process environment: [`Config::from_env`]
-/// and the backend that `THORN_DISPATCHER` names, from [`registry`].
+/// and the backend that `THORN_DISPATCHER` names, from [`registry()`].
 pub trait FromEnv: Sized {
     /// Reads `THORN_*` and builds.
     fn from_env() -> Result<Self>;
