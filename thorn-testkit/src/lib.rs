@@ -21,4 +21,6 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "http")]
+pub mod receiver;
 pub mod recording;
