@@ -24,3 +24,5 @@
 #[cfg(feature = "http")]
 pub mod receiver;
 pub mod recording;
+#[cfg(feature = "http")]
+pub mod suite;
