@@ -21,4 +21,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "http")]
+pub mod receiver;
 pub mod recording;
+#[cfg(feature = "http")]
+pub mod suite;
