@@ -1,9 +1,10 @@
 //! Deliveries per second through Thorn's backends to a local receiver,
 //! next to a bare hyper client loop doing the same work (POST the same body
-//! with an HMAC-SHA256 header), at concurrency 1 and 64.
+//! with an HMAC-SHA256 header and the other headers of Thorn's wire format,
+//! made by hand), at concurrency 1 and 64.
 //!
 //! ```text
-//! cargo run --release -p thorn-bench            # default: 20000 deliveries per row
+//! cargo run --release -p thorn-bench            # default: 50000 deliveries per row, best of 3 rounds
 //! THORN_BENCH_DELIVERIES=5000 cargo run --release -p thorn-bench
 //! ```
 //!
@@ -84,23 +85,59 @@ async fn thorn_default(receiver: &MockReceiver) -> Scenario {
     }
 }
 
+/// One `HttpClient::attempt` per delivery, without matching, encoding or
+/// the backend around it: what the HTTP layer alone costs.
+fn http_attempt(receiver: &MockReceiver) -> Scenario {
+    let mut config = Config::default();
+    config.recipients = RecipientPolicy::allow_loopback_any_port();
+    let client = thorn::http::HttpClient::new(&config).unwrap();
+    let subscriber = Arc::new(
+        Subscriber::builder("bench.*", receiver.url("/attempt"), SECRET)
+            .build()
+            .unwrap(),
+    );
+    Scenario {
+        name: "thorn-http only",
+        send: Arc::new(move |i| {
+            let client = client.clone();
+            let delivery = thorn::Delivery {
+                id: uuid::Uuid::new_v4(),
+                event: thorn::EventName::new("bench.tick").unwrap(),
+                subscriber: Arc::clone(&subscriber),
+                body: Bytes::from(serde_json::to_vec(&data(i)).unwrap()),
+                timeout: None,
+                standard_webhooks: false,
+            };
+            Box::pin(async move { client.attempt(&delivery, 1).await.is_success() })
+        }),
+    }
+}
+
 fn bare_hyper(receiver: &MockReceiver) -> Scenario {
     let client: Client<HttpConnector, Full<Bytes>> =
         Client::builder(TokioExecutor::new()).build_http();
     let uri: http::Uri = receiver.url("/bare").parse().unwrap();
+    let subscription = Arc::new(uuid::Uuid::new_v4().to_string());
     Scenario {
         name: "bare hyper",
         send: Arc::new(move |i| {
             let client = client.clone();
             let uri = uri.clone();
+            let subscription = Arc::clone(&subscription);
             Box::pin(async move {
                 let body = Bytes::from(serde_json::to_vec(&data(i)).unwrap());
                 let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
                 mac.update(&body);
                 let sig =
                     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+                // The same wire format as Thorn's: its headers, hand-made.
+                let id = uuid::Uuid::new_v4().to_string();
                 let request = http::Request::post(uri)
                     .header("content-type", "application/json")
+                    .header("user-agent", "bench/1")
+                    .header("hook-event", "bench.tick")
+                    .header("hook-delivery", id)
+                    .header("hook-subscription", subscription.as_str())
                     .header("hook-hmac", sig)
                     .body(Full::new(body))
                     .unwrap();
@@ -155,25 +192,53 @@ async fn main() {
     let deliveries: usize = std::env::var("THORN_BENCH_DELIVERIES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+        .unwrap_or(50_000);
+    let rounds: usize = std::env::var("THORN_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     let receiver = MockReceiver::start().await.unwrap();
-    let scenarios = vec![thorn_default(&receiver).await, bare_hyper(&receiver)];
+    let scenarios = vec![
+        thorn_default(&receiver).await,
+        http_attempt(&receiver),
+        bare_hyper(&receiver),
+    ];
     let mut rows = Vec::new();
+    // Rounds interleave the scenarios so that a burst of load from
+    // elsewhere on the machine hits them alike; each keeps its best round.
     for concurrency in [1, 64] {
-        for s in &scenarios {
-            let row = measure(s, concurrency, deliveries).await;
-            println!(
-                "{:<16} c={:<3} {:>7} deliveries in {:>6.2} s: {:>9.0}/s ({} failed)",
-                row.name,
-                row.concurrency,
-                row.deliveries,
-                row.elapsed.as_secs_f64(),
-                row.per_second(),
-                row.failures
-            );
-            rows.push(row);
-            receiver.clear();
+        for round in 1..=rounds {
+            for s in &scenarios {
+                let row = measure(s, concurrency, deliveries).await;
+                println!(
+                    "round {round} {:<16} c={:<3} {:>7} deliveries in {:>6.2} s: {:>9.0}/s ({} failed)",
+                    row.name,
+                    row.concurrency,
+                    row.deliveries,
+                    row.elapsed.as_secs_f64(),
+                    row.per_second(),
+                    row.failures
+                );
+                receiver.clear();
+                let best = rows
+                    .iter_mut()
+                    .find(|r: &&mut Row| r.name == row.name && r.concurrency == concurrency);
+                match best {
+                    Some(b) if b.per_second() >= row.per_second() => {}
+                    Some(b) => *b = row,
+                    None => rows.push(row),
+                }
+            }
         }
+    }
+    println!();
+    for row in &rows {
+        println!(
+            "best {:<16} c={:<3} {:>9.0}/s",
+            row.name,
+            row.concurrency,
+            row.per_second()
+        );
     }
     println!();
     for concurrency in [1, 64] {
