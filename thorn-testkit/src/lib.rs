@@ -22,3 +22,5 @@
 #![forbid(unsafe_code)]
 
 pub mod recording;
+#[cfg(feature = "redis")]
+pub mod redis_server;
