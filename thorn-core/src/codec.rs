@@ -118,7 +118,11 @@ mod tests {
 
     #[test]
     fn form_fields() {
-        let e = Event::new("a.b", json!({"name": "Ada L", "n": 3, "ok": true, "x": null, "amp": "a&b=c"})).unwrap();
+        let e = Event::new(
+            "a.b",
+            json!({"name": "Ada L", "n": 3, "ok": true, "x": null, "amp": "a&b=c"}),
+        )
+        .unwrap();
         let body = encode(&e, ContentType::Form, false).unwrap();
         let pairs: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
         assert!(pairs.contains(&("name".into(), "Ada L".into())));
@@ -143,10 +147,20 @@ mod tests {
 
     #[test]
     fn json_and_envelope() {
-        let e = Event::new("a.b", json!({"id": 1})).unwrap().sender("u1").reference("https://x/1");
-        assert_eq!(&encode(&e, ContentType::Json, false).unwrap()[..], br#"{"id":1}"#);
-        let env: serde_json::Value = serde_json::from_slice(&encode(&e, ContentType::Json, true).unwrap()).unwrap();
-        assert_eq!(env, json!({"event": "a.b", "ref": "https://x/1", "sender": "u1", "data": {"id": 1}}));
+        let e = Event::new("a.b", json!({"id": 1}))
+            .unwrap()
+            .sender("u1")
+            .reference("https://x/1");
+        assert_eq!(
+            &encode(&e, ContentType::Json, false).unwrap()[..],
+            br#"{"id":1}"#
+        );
+        let env: serde_json::Value =
+            serde_json::from_slice(&encode(&e, ContentType::Json, true).unwrap()).unwrap();
+        assert_eq!(
+            env,
+            json!({"event": "a.b", "ref": "https://x/1", "sender": "u1", "data": {"id": 1}})
+        );
         let form = encode(&e, ContentType::Form, true).unwrap();
         let pairs: Vec<(String, String)> = form_urlencoded::parse(&form).into_owned().collect();
         assert!(pairs.contains(&("data".into(), r#"{"id":1}"#.into())));

@@ -65,7 +65,9 @@ impl Extensions {
 
     /// The stored value of type `T`.
     pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
-        self.0.get(&TypeId::of::<T>()).and_then(|v| v.downcast_ref())
+        self.0
+            .get(&TypeId::of::<T>())
+            .and_then(|v| v.downcast_ref())
     }
 }
 
@@ -205,7 +207,11 @@ impl Config {
         let get = |name: &str| c.vars.get(name).map(|s| s.trim().to_owned());
         if let Some(v) = get("THORN_DISPATCHER") {
             if v.is_empty() {
-                return Err(Error::setting("THORN_DISPATCHER", &v, "give a backend name such as default, redis or disabled"));
+                return Err(Error::setting(
+                    "THORN_DISPATCHER",
+                    &v,
+                    "give a backend name such as default, redis or disabled",
+                ));
             }
             c.dispatcher = v;
         }
@@ -231,7 +237,10 @@ impl Config {
             return Err(Error::setting(
                 "THORN_RETRY_MAX_DELAY",
                 format!("{:?}", c.retry.max_delay),
-                format!("it is shorter than THORN_RETRY_DELAY ({:?})", c.retry.base_delay),
+                format!(
+                    "it is shorter than THORN_RETRY_DELAY ({:?})",
+                    c.retry.base_delay
+                ),
             ));
         }
         if let Some(v) = get("THORN_RECIPIENT_VALIDATORS") {
@@ -242,7 +251,11 @@ impl Config {
         }
         if let Some(v) = get("THORN_SUBSCRIBERS") {
             if v.is_empty() {
-                return Err(Error::setting("THORN_SUBSCRIBERS", &v, "give the path of a JSON file of subscriptions"));
+                return Err(Error::setting(
+                    "THORN_SUBSCRIBERS",
+                    &v,
+                    "give the path of a JSON file of subscriptions",
+                ));
             }
             c.subscribers_file = Some(PathBuf::from(v));
         }
@@ -268,7 +281,9 @@ impl Config {
 
     /// The Redis URL, or the local default.
     pub fn redis_url_or_default(&self) -> &str {
-        self.redis_url.as_deref().unwrap_or("redis://127.0.0.1:6379")
+        self.redis_url
+            .as_deref()
+            .unwrap_or("redis://127.0.0.1:6379")
     }
 }
 
@@ -289,7 +304,12 @@ fn check_redis_url(v: &str) -> Result<()> {
 }
 
 fn check_queue(v: &str) -> Result<()> {
-    if v.is_empty() || v.len() > 100 || !v.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c)) {
+    if v.is_empty()
+        || v.len() > 100
+        || !v
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c))
+    {
         return Err(Error::setting(
             "THORN_REDIS_QUEUE",
             v,
@@ -304,7 +324,11 @@ pub fn parse_bool(name: &'static str, v: &str) -> Result<bool> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "1" | "yes" | "on" => Ok(true),
         "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(Error::setting(name, v, "expected true or false (also 1/0, yes/no, on/off)")),
+        _ => Err(Error::setting(
+            name,
+            v,
+            "expected true or false (also 1/0, yes/no, on/off)",
+        )),
     }
 }
 
@@ -312,14 +336,24 @@ pub fn parse_bool(name: &'static str, v: &str) -> Result<bool> {
 pub fn parse_count(name: &'static str, v: &str, min: usize, max: usize) -> Result<usize> {
     match v.parse::<usize>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(Error::setting(name, v, format!("expected a whole number from {min} to {max}"))),
+        _ => Err(Error::setting(
+            name,
+            v,
+            format!("expected a whole number from {min} to {max}"),
+        )),
     }
 }
 
 /// Parses a duration setting: seconds (`3`, `0.5`) or a number with `ms`,
 /// `s` or `m`.
 pub fn parse_duration(name: &'static str, v: &str, allow_zero: bool) -> Result<Duration> {
-    let bad = || Error::setting(name, v, "expected a duration such as 3, 0.5, 250ms, 10s or 2m");
+    let bad = || {
+        Error::setting(
+            name,
+            v,
+            "expected a duration such as 3, 0.5, 250ms, 10s or 2m",
+        )
+    };
     let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
         (n, 0.001)
     } else if let Some(n) = v.strip_suffix('s') {
@@ -356,7 +390,11 @@ impl ConfigBuilder {
         let name = name.into();
         self.map(|c| {
             if name.trim().is_empty() {
-                return Err(Error::setting("THORN_DISPATCHER", &name, "give a backend name"));
+                return Err(Error::setting(
+                    "THORN_DISPATCHER",
+                    &name,
+                    "give a backend name",
+                ));
             }
             c.dispatcher = name;
             Ok(())
@@ -373,7 +411,11 @@ impl ConfigBuilder {
     pub fn event_timeout(self, t: Duration) -> Self {
         self.map(|c| {
             if t.is_zero() {
-                return Err(Error::setting("THORN_EVENT_TIMEOUT", "0", "it must be longer than zero"));
+                return Err(Error::setting(
+                    "THORN_EVENT_TIMEOUT",
+                    "0",
+                    "it must be longer than zero",
+                ));
             }
             c.event_timeout = t;
             Ok(())
@@ -486,7 +528,10 @@ mod tests {
     use super::*;
 
     fn from(pairs: &[(&str, &str)]) -> Result<Config> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -513,7 +558,10 @@ mod tests {
             ("THORN_RETRY_MAX", "3"),
             ("THORN_RETRY_DELAY", "0.5"),
             ("THORN_RETRY_MAX_DELAY", "2m"),
-            ("THORN_RECIPIENT_VALIDATORS", "allow_loopback,allow_port=8080"),
+            (
+                "THORN_RECIPIENT_VALIDATORS",
+                "allow_loopback,allow_port=8080",
+            ),
             ("THORN_ALLOW_REDIRECTS", "yes"),
             ("THORN_SUBSCRIBERS", "/etc/thorn/subs.json"),
             ("THORN_REDIS_URL", "redis://:pw@127.0.0.1:7000/2"),
@@ -533,7 +581,10 @@ mod tests {
         assert!(c.recipients.allow_loopback);
         assert!(c.recipients.ports.as_ref().unwrap().contains(&8080));
         assert!(c.allow_redirects);
-        assert_eq!(c.subscribers_file, Some(PathBuf::from("/etc/thorn/subs.json")));
+        assert_eq!(
+            c.subscribers_file,
+            Some(PathBuf::from("/etc/thorn/subs.json"))
+        );
         assert_eq!(c.redis_url.as_deref(), Some("redis://:pw@127.0.0.1:7000/2"));
         assert_eq!(c.redis_queue, "hooks");
         assert_eq!(c.concurrency, 8);
@@ -575,19 +626,34 @@ mod tests {
         }
         // Every variable has a bad-value case.
         for var in VARIABLES {
-            assert!(cases.iter().any(|(v, _)| v == var), "{var} has no bad-value case");
+            assert!(
+                cases.iter().any(|(v, _)| v == var),
+                "{var} has no bad-value case"
+            );
         }
         let e = from(&[("THORN_REDIS_URL", "redis://:topsecret@[bad")]).unwrap_err();
         assert!(!e.to_string().contains("topsecret"), "{e}");
-        let e = from(&[("THORN_RETRY_DELAY", "10s"), ("THORN_RETRY_MAX_DELAY", "1s")]).unwrap_err();
+        let e = from(&[
+            ("THORN_RETRY_DELAY", "10s"),
+            ("THORN_RETRY_MAX_DELAY", "1s"),
+        ])
+        .unwrap_err();
         assert!(e.to_string().contains("THORN_RETRY_MAX_DELAY"), "{e}");
     }
 
     #[test]
     fn builder_reports_first_bad_value() {
-        let e = Config::builder().chunk_size(0).concurrency(4).build().unwrap_err();
+        let e = Config::builder()
+            .chunk_size(0)
+            .concurrency(4)
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("THORN_CHUNKSIZE"), "{e}");
-        let c = Config::builder().concurrency(4).redis_queue("q1").build().unwrap();
+        let c = Config::builder()
+            .concurrency(4)
+            .redis_queue("q1")
+            .build()
+            .unwrap();
         assert_eq!((c.concurrency, c.redis_queue.as_str()), (4, "q1"));
     }
 }

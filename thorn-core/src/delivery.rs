@@ -80,7 +80,10 @@ impl Delivery {
             let id = self.id.hyphenated().encode_lower(&mut id);
             (ts, signing::standard_signature(&key, id, ts, &self.body))
         });
-        Signature { hook_hmac, standard }
+        Signature {
+            hook_hmac,
+            standard,
+        }
     }
 
     /// Whether this delivery carries the Standard Webhooks headers.
@@ -109,7 +112,9 @@ pub struct Batch {
 impl Batch {
     /// A batch of one event.
     pub fn one(event: PreparedEvent) -> Self {
-        Batch { events: vec![event] }
+        Batch {
+            events: vec![event],
+        }
     }
 
     /// Every delivery of every event, in order.

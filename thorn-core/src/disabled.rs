@@ -30,9 +30,16 @@ impl Dispatcher for Disabled {
     }
 
     fn dispatch<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Report>> {
-        let outcomes: Vec<Outcome> = batch.deliveries().map(|d| Outcome::new(d, Status::Dropped)).collect();
-        self.dropped.fetch_add(outcomes.len() as u64, Ordering::Relaxed);
-        tracing::debug!(dropped = outcomes.len(), "thorn dispatcher disabled: deliveries dropped");
+        let outcomes: Vec<Outcome> = batch
+            .deliveries()
+            .map(|d| Outcome::new(d, Status::Dropped))
+            .collect();
+        self.dropped
+            .fetch_add(outcomes.len() as u64, Ordering::Relaxed);
+        tracing::debug!(
+            dropped = outcomes.len(),
+            "thorn dispatcher disabled: deliveries dropped"
+        );
         Box::pin(std::future::ready(Ok(Report { outcomes })))
     }
 }

@@ -131,7 +131,11 @@ impl Error {
     }
 
     /// Builds a [`Error::Dispatch`] from a backend's error.
-    pub fn dispatch(backend: impl Into<String>, retryable: bool, source: impl Into<BoxError>) -> Self {
+    pub fn dispatch(
+        backend: impl Into<String>,
+        retryable: bool,
+        source: impl Into<BoxError>,
+    ) -> Self {
         Error::Dispatch {
             backend: backend.into(),
             retryable,
@@ -139,7 +143,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn setting(name: &'static str, value: impl fmt::Display, reason: impl Into<String>) -> Self {
+    pub(crate) fn setting(
+        name: &'static str,
+        value: impl fmt::Display,
+        reason: impl Into<String>,
+    ) -> Self {
         Error::InvalidSetting {
             name,
             value: value.to_string(),

@@ -75,7 +75,9 @@ pub(crate) fn check_segments(text: &str, what: &'static str, allow_star: bool) -
         reason,
     };
     if text.is_empty() {
-        return Err(fail("it is empty; use dot-separated segments such as `article.created`".into()));
+        return Err(fail(
+            "it is empty; use dot-separated segments such as `article.created`".into(),
+        ));
     }
     if text.len() > 255 {
         return Err(fail("it is longer than 255 bytes".into()));
@@ -99,7 +101,9 @@ pub(crate) fn check_segments(text: &str, what: &'static str, allow_star: bool) -
             } else {
                 "letters, digits, `_` and `-`"
             };
-            return Err(fail(format!("segment {seg:?} contains {c:?}; segments may hold only {allowed}")));
+            return Err(fail(format!(
+                "segment {seg:?} contains {c:?}; segments may hold only {allowed}"
+            )));
         }
     }
     Ok(())

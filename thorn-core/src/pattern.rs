@@ -161,7 +161,12 @@ impl SubscriptionIndex {
     }
 
     /// Like [`matching`](Self::matching), appending to `out`.
-    pub fn matching_into(&self, name: &EventName, sender: Option<&str>, out: &mut Vec<Arc<Subscriber>>) {
+    pub fn matching_into(
+        &self,
+        name: &EventName,
+        sender: Option<&str>,
+        out: &mut Vec<Arc<Subscriber>>,
+    ) {
         // Event names are short: a small fixed array keeps the walk free of
         // allocation for up to 16 segments.
         let mut buf: [&str; 16] = [""; 16];

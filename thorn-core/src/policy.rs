@@ -79,7 +79,11 @@ impl fmt::Display for RecipientPolicy {
         let mut parts: Vec<String> = Vec::new();
         match &self.ports {
             None => parts.push("allow_any_port".into()),
-            Some(p) => parts.extend(p.iter().filter(|p| **p != 80 && **p != 443).map(|p| format!("allow_port={p}"))),
+            Some(p) => parts.extend(
+                p.iter()
+                    .filter(|p| **p != 80 && **p != 443)
+                    .map(|p| format!("allow_port={p}")),
+            ),
         }
         if !self.allow_http {
             parts.push("https_only".into());
@@ -115,7 +119,8 @@ impl RecipientPolicy {
     /// `allow_port=8080`, `allow_any_port`, `https_only`.
     pub fn parse(text: &str) -> Result<Self> {
         let mut p = RecipientPolicy::default();
-        let bad = |item: &str, why: &str| Error::setting(VAR, text, format!("item {item:?}: {why}"));
+        let bad =
+            |item: &str, why: &str| Error::setting(VAR, text, format!("item {item:?}: {why}"));
         for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             let (key, value) = match item.split_once('=') {
                 Some((k, v)) => (k.trim(), Some(v.trim())),
@@ -128,7 +133,9 @@ impl RecipientPolicy {
                 ("allow_any_port", None) => p.ports = None,
                 ("https_only", None) => p.allow_http = false,
                 ("allow_port", Some(v)) => {
-                    let port: u16 = v.parse().map_err(|_| bad(item, "a port is a number from 1 to 65535"))?;
+                    let port: u16 = v
+                        .parse()
+                        .map_err(|_| bad(item, "a port is a number from 1 to 65535"))?;
                     if port == 0 {
                         return Err(bad(item, "a port is a number from 1 to 65535"));
                     }
@@ -140,7 +147,9 @@ impl RecipientPolicy {
                     let net: IpNet = v
                         .parse()
                         .or_else(|_| v.parse::<IpAddr>().map(IpNet::from))
-                        .map_err(|_| bad(item, "expected a CIDR such as 10.1.0.0/16 or fd00::/8"))?;
+                        .map_err(|_| {
+                            bad(item, "expected a CIDR such as 10.1.0.0/16 or fd00::/8")
+                        })?;
                     p.allow_cidrs.push(net);
                 }
                 _ => {
@@ -171,7 +180,11 @@ impl RecipientPolicy {
             other => {
                 return Err(Refusal {
                     target: url.to_string(),
-                    rule: if other.is_empty() { "no scheme" } else { "only http and https are allowed" },
+                    rule: if other.is_empty() {
+                        "no scheme"
+                    } else {
+                        "only http and https are allowed"
+                    },
                     allow: "(no setting: use an http or https URL)".into(),
                 });
             }
@@ -189,7 +202,9 @@ impl RecipientPolicy {
         match url.host() {
             Some(url::Host::Ipv4(ip)) => self.check_ip(IpAddr::V4(ip)),
             Some(url::Host::Ipv6(ip)) => self.check_ip(IpAddr::V6(ip)),
-            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
+            Some(url::Host::Domain(d))
+                if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") =>
+            {
                 if self.allow_loopback || self.allow_private {
                     Ok(())
                 } else {
@@ -249,31 +264,62 @@ fn restricted(ip: IpAddr) -> Option<(&'static str, bool)> {
 }
 
 fn in4(ip: Ipv4Addr, net: [u8; 4], bits: u32) -> bool {
-    let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+    let mask = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - bits)
+    };
     (u32::from(ip) & mask) == (u32::from(Ipv4Addr::from(net)) & mask)
 }
 
 fn restricted_v4(ip: Ipv4Addr) -> Option<(&'static str, bool)> {
     let rules: &[([u8; 4], u32, &'static str)] = &[
-        ([0, 0, 0, 0], 8, "unspecified or \"this network\" address (0.0.0.0/8)"),
+        (
+            [0, 0, 0, 0],
+            8,
+            "unspecified or \"this network\" address (0.0.0.0/8)",
+        ),
         ([10, 0, 0, 0], 8, "private address (10.0.0.0/8)"),
-        ([100, 64, 0, 0], 10, "carrier-grade NAT address (100.64.0.0/10)"),
+        (
+            [100, 64, 0, 0],
+            10,
+            "carrier-grade NAT address (100.64.0.0/10)",
+        ),
         ([169, 254, 0, 0], 16, "link-local address (169.254.0.0/16)"),
         ([172, 16, 0, 0], 12, "private address (172.16.0.0/12)"),
-        ([192, 0, 0, 0], 24, "IETF protocol assignment (192.0.0.0/24)"),
+        (
+            [192, 0, 0, 0],
+            24,
+            "IETF protocol assignment (192.0.0.0/24)",
+        ),
         ([192, 0, 2, 0], 24, "documentation address (192.0.2.0/24)"),
         ([192, 88, 99, 0], 24, "6to4 relay anycast (192.88.99.0/24)"),
         ([192, 168, 0, 0], 16, "private address (192.168.0.0/16)"),
         ([198, 18, 0, 0], 15, "benchmarking address (198.18.0.0/15)"),
-        ([198, 51, 100, 0], 24, "documentation address (198.51.100.0/24)"),
-        ([203, 0, 113, 0], 24, "documentation address (203.0.113.0/24)"),
+        (
+            [198, 51, 100, 0],
+            24,
+            "documentation address (198.51.100.0/24)",
+        ),
+        (
+            [203, 0, 113, 0],
+            24,
+            "documentation address (203.0.113.0/24)",
+        ),
         ([224, 0, 0, 0], 4, "multicast address (224.0.0.0/4)"),
-        ([240, 0, 0, 0], 4, "reserved or broadcast address (240.0.0.0/4)"),
+        (
+            [240, 0, 0, 0],
+            4,
+            "reserved or broadcast address (240.0.0.0/4)",
+        ),
     ];
     if ip.is_loopback() {
         return Some(("loopback address (127.0.0.0/8)", true));
     }
-    rules.iter().find(|(net, bits, _)| in4(ip, *net, *bits)).map(|(_, _, r)| (*r, false))
+    rules
+        .iter()
+        .find(|(net, bits, _)| in4(ip, *net, *bits))
+        .map(|(_, _, r)| (*r, false))
 }
 
 fn restricted_v6(ip: Ipv6Addr) -> Option<(&'static str, bool)> {
@@ -287,7 +333,12 @@ fn restricted_v6(ip: Ipv6Addr) -> Option<(&'static str, bool)> {
     // IPv4-compatible (deprecated) ::a.b.c.d and NAT64 64:ff9b::/96 carry an
     // IPv4 address that must pass the IPv4 rules.
     if seg[..6] == [0, 0, 0, 0, 0, 0] || seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let v4 = Ipv4Addr::new((seg[6] >> 8) as u8, seg[6] as u8, (seg[7] >> 8) as u8, seg[7] as u8);
+        let v4 = Ipv4Addr::new(
+            (seg[6] >> 8) as u8,
+            seg[6] as u8,
+            (seg[7] >> 8) as u8,
+            seg[7] as u8,
+        );
         return restricted_v4(v4).or(Some(("IPv4-embedding IPv6 address", false)));
     }
     let rules: &[(u16, u16, &'static str)] = &[
@@ -348,7 +399,12 @@ mod tests {
             let r = p.check_ip(ip(bad)).unwrap_err();
             assert!(r.to_string().contains(VAR), "{r}");
         }
-        for good in ["93.184.216.34", "8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8"] {
+        for good in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+        ] {
             assert!(p.check_ip(ip(good)).is_ok(), "{good}");
         }
     }
@@ -360,34 +416,62 @@ mod tests {
         assert_eq!(r.allow, "allow_loopback");
         let r = p.check_ip(ip("10.0.0.1")).unwrap_err();
         assert_eq!(r.allow, "allow_cidr=10.0.0.1/32");
-        let r = p.check_url(&url::Url::parse("https://example.com:8443/").unwrap()).unwrap_err();
+        let r = p
+            .check_url(&url::Url::parse("https://example.com:8443/").unwrap())
+            .unwrap_err();
         assert_eq!(r.allow, "allow_port=8443");
-        let r = p.check_url(&url::Url::parse("http://localhost/").unwrap()).unwrap_err();
+        let r = p
+            .check_url(&url::Url::parse("http://localhost/").unwrap())
+            .unwrap_err();
         assert_eq!(r.allow, "allow_loopback");
     }
 
     #[test]
     fn allow_lists() {
-        let p = RecipientPolicy::parse("allow_loopback, allow_port=8080, allow_cidr=10.1.0.0/16").unwrap();
+        let p = RecipientPolicy::parse("allow_loopback, allow_port=8080, allow_cidr=10.1.0.0/16")
+            .unwrap();
         assert!(p.check_ip(ip("127.0.0.1")).is_ok());
         assert!(p.check_ip(ip("::1")).is_ok());
         assert!(p.check_ip(ip("::ffff:127.0.0.1")).is_ok());
         assert!(p.check_ip(ip("10.1.2.3")).is_ok());
         assert!(p.check_ip(ip("10.2.0.1")).is_err());
-        assert!(p.check_url(&url::Url::parse("http://example.com:8080/").unwrap()).is_ok());
-        assert!(p.check_url(&url::Url::parse("http://example.com:8081/").unwrap()).is_err());
+        assert!(
+            p.check_url(&url::Url::parse("http://example.com:8080/").unwrap())
+                .is_ok()
+        );
+        assert!(
+            p.check_url(&url::Url::parse("http://example.com:8081/").unwrap())
+                .is_err()
+        );
         let back = RecipientPolicy::parse(&p.to_string()).unwrap();
         assert_eq!(back, p);
         let https = RecipientPolicy::parse("https_only").unwrap();
-        assert!(https.check_url(&url::Url::parse("http://example.com/").unwrap()).is_err());
-        assert!(RecipientPolicy::parse("allow_any_port").unwrap().ports.is_none());
+        assert!(
+            https
+                .check_url(&url::Url::parse("http://example.com/").unwrap())
+                .is_err()
+        );
+        assert!(
+            RecipientPolicy::parse("allow_any_port")
+                .unwrap()
+                .ports
+                .is_none()
+        );
     }
 
     #[test]
     fn bad_syntax_names_item() {
-        for bad in ["allow_port=x", "allow_port=0", "allow_cidr=nope", "frobnicate"] {
+        for bad in [
+            "allow_port=x",
+            "allow_port=0",
+            "allow_cidr=nope",
+            "frobnicate",
+        ] {
             let e = RecipientPolicy::parse(bad).unwrap_err();
-            assert!(e.to_string().contains(VAR) && e.to_string().contains(bad), "{e}");
+            assert!(
+                e.to_string().contains(VAR) && e.to_string().contains(bad),
+                "{e}"
+            );
         }
     }
 }

@@ -48,7 +48,9 @@ impl Registry {
         let mut r = Registry {
             factories: BTreeMap::new(),
         };
-        r.register(disabled::NAME, |_: &Config| Ok(Arc::new(Disabled::default()) as Arc<dyn Dispatcher>));
+        r.register(disabled::NAME, |_: &Config| {
+            Ok(Arc::new(Disabled::default()) as Arc<dyn Dispatcher>)
+        });
         r
     }
 

@@ -75,10 +75,17 @@ impl RetryPolicy {
             return ra.min(self.max_delay);
         }
         let exp = attempt.saturating_sub(1).min(30);
-        let ceiling = self.base_delay.saturating_mul(1u32 << exp).min(self.max_delay);
+        let ceiling = self
+            .base_delay
+            .saturating_mul(1u32 << exp)
+            .min(self.max_delay);
         let half = ceiling / 2;
         let spread = (ceiling - half).as_nanos() as u64;
-        half + Duration::from_nanos(if spread == 0 { 0 } else { fastrand::u64(0..=spread) })
+        half + Duration::from_nanos(if spread == 0 {
+            0
+        } else {
+            fastrand::u64(0..=spread)
+        })
     }
 }
 
@@ -88,16 +95,29 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
-        let p = RetryPolicy::default().with_delays(Duration::from_millis(100), Duration::from_secs(1));
+        let p =
+            RetryPolicy::default().with_delays(Duration::from_millis(100), Duration::from_secs(1));
         for _ in 0..50 {
             let d1 = p.delay(1, None);
-            assert!(d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100), "{d1:?}");
+            assert!(
+                d1 >= Duration::from_millis(50) && d1 <= Duration::from_millis(100),
+                "{d1:?}"
+            );
             let d3 = p.delay(3, None);
-            assert!(d3 >= Duration::from_millis(200) && d3 <= Duration::from_millis(400), "{d3:?}");
+            assert!(
+                d3 >= Duration::from_millis(200) && d3 <= Duration::from_millis(400),
+                "{d3:?}"
+            );
             let d9 = p.delay(9, None);
-            assert!(d9 >= Duration::from_millis(500) && d9 <= Duration::from_secs(1), "{d9:?}");
+            assert!(
+                d9 >= Duration::from_millis(500) && d9 <= Duration::from_secs(1),
+                "{d9:?}"
+            );
         }
-        assert_eq!(p.delay(2, Some(Duration::from_secs(3600))), Duration::from_secs(1));
+        assert_eq!(
+            p.delay(2, Some(Duration::from_secs(3600))),
+            Duration::from_secs(1)
+        );
         assert!(!RetryPolicy::never().should_retry(1));
         assert!(p.should_retry(10) && !p.should_retry(11));
     }

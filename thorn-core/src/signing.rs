@@ -38,7 +38,9 @@ pub enum VerifyError {
     #[error("signature does not match the body")]
     Mismatch,
     /// The timestamp is more than five minutes from now.
-    #[error("timestamp {timestamp} is outside the tolerance of {tolerance_secs} s around now ({now})")]
+    #[error(
+        "timestamp {timestamp} is outside the tolerance of {tolerance_secs} s around now ({now})"
+    )]
     Stale {
         /// The timestamp sent.
         timestamp: i64,
@@ -63,12 +65,16 @@ impl Tag {
 
 fn mac_of<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Tag {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <M as hmac::digest::KeyInit>::new_from_slice(key).unwrap_or_else(|_| unreachable!("hmac takes any key length"));
+    let mut mac = <M as hmac::digest::KeyInit>::new_from_slice(key)
+        .unwrap_or_else(|_| unreachable!("hmac takes any key length"));
     for p in parts {
         mac.update(p);
     }
     let out = mac.finalize().into_bytes();
-    let mut tag = Tag { buf: [0; 64], len: out.len() };
+    let mut tag = Tag {
+        buf: [0; 64],
+        len: out.len(),
+    };
     tag.buf[..out.len()].copy_from_slice(&out);
     tag
 }
@@ -99,7 +105,12 @@ pub fn hook_signature(key: &[u8], digest: Digest, body: &[u8]) -> String {
 }
 
 /// Checks a `Hook-HMAC` header value against `body`, in constant time.
-pub fn verify_hook_signature(key: &[u8], digest: Digest, body: &[u8], header: &str) -> Result<(), VerifyError> {
+pub fn verify_hook_signature(
+    key: &[u8],
+    digest: Digest,
+    body: &[u8],
+    header: &str,
+) -> Result<(), VerifyError> {
     let mut sent = [0u8; 64];
     let n = STANDARD
         .decode_slice(header.trim().as_bytes(), &mut sent)
@@ -115,7 +126,11 @@ pub fn verify_hook_signature(key: &[u8], digest: Digest, body: &[u8], header: &s
 /// The Standard Webhooks signature (`v1,<base64>`) of one key.
 pub fn standard_signature(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
     let ts = timestamp.to_string();
-    let t = tag(key, Digest::Sha256, &[id.as_bytes(), b".", ts.as_bytes(), b".", body]);
+    let t = tag(
+        key,
+        Digest::Sha256,
+        &[id.as_bytes(), b".", ts.as_bytes(), b".", body],
+    );
     let mut out = String::with_capacity(3 + 44);
     out.push_str("v1,");
     STANDARD.encode_string(t.as_bytes(), &mut out);
@@ -124,7 +139,12 @@ pub fn standard_signature(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> 
 
 /// The `webhook-signature` header for several keys (key rotation):
 /// their signatures, space-separated.
-pub fn standard_signatures<K: AsRef<[u8]>>(keys: &[K], id: &str, timestamp: i64, body: &[u8]) -> String {
+pub fn standard_signatures<K: AsRef<[u8]>>(
+    keys: &[K],
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> String {
     let mut out = String::new();
     for k in keys {
         if !out.is_empty() {
@@ -173,7 +193,13 @@ pub fn verify_standard<K: AsRef<[u8]>>(
     let mut any = false;
     let expected: Vec<Tag> = keys
         .iter()
-        .map(|k| tag(k.as_ref(), Digest::Sha256, &[id.as_bytes(), b".", ts.as_bytes(), b".", body]))
+        .map(|k| {
+            tag(
+                k.as_ref(),
+                Digest::Sha256,
+                &[id.as_bytes(), b".", ts.as_bytes(), b".", body],
+            )
+        })
         .collect();
     let mut matched = false;
     for part in signature_header.split(' ').filter(|p| !p.is_empty()) {
@@ -191,9 +217,15 @@ pub fn verify_standard<K: AsRef<[u8]>>(
         }
     }
     if !any {
-        return Err(VerifyError::Malformed("webhook-signature has no v1 signature"));
+        return Err(VerifyError::Malformed(
+            "webhook-signature has no v1 signature",
+        ));
     }
-    if matched { Ok(()) } else { Err(VerifyError::Mismatch) }
+    if matched {
+        Ok(())
+    } else {
+        Err(VerifyError::Mismatch)
+    }
 }
 
 #[cfg(test)]
@@ -212,12 +244,22 @@ mod tests {
 
     #[test]
     fn hook_round_trip_every_digest() {
-        for (d, len) in [(Digest::Sha1, 20), (Digest::Sha256, 32), (Digest::Sha512, 64)] {
+        for (d, len) in [
+            (Digest::Sha1, 20),
+            (Digest::Sha256, 32),
+            (Digest::Sha512, 64),
+        ] {
             let sig = hook_signature(b"k", d, BODY);
             assert_eq!(STANDARD.decode(&sig).unwrap().len(), len);
             assert_eq!(verify_hook_signature(b"k", d, BODY, &sig), Ok(()));
-            assert_eq!(verify_hook_signature(b"other", d, BODY, &sig), Err(VerifyError::Mismatch));
-            assert_eq!(verify_hook_signature(b"k", d, b"{}", &sig), Err(VerifyError::Mismatch));
+            assert_eq!(
+                verify_hook_signature(b"other", d, BODY, &sig),
+                Err(VerifyError::Mismatch)
+            );
+            assert_eq!(
+                verify_hook_signature(b"k", d, b"{}", &sig),
+                Err(VerifyError::Mismatch)
+            );
         }
         // A signature of one digest does not pass as another.
         let sig = hook_signature(b"k", Digest::Sha1, BODY);
@@ -252,8 +294,14 @@ mod tests {
         let key = spec_key();
         let sig = "v1,tZ1I4/hDygAJgO5TYxiSd6Sd0kDW6hPenDe+bTa3Kkw=";
         let ts = SPEC_TS.to_string();
-        assert_eq!(verify_standard(&[&key], SPEC_ID, &ts, sig, SPEC_BODY, at(SPEC_TS + 299)), Ok(()));
-        assert_eq!(verify_standard(&[&key], SPEC_ID, &ts, sig, SPEC_BODY, at(SPEC_TS - 299)), Ok(()));
+        assert_eq!(
+            verify_standard(&[&key], SPEC_ID, &ts, sig, SPEC_BODY, at(SPEC_TS + 299)),
+            Ok(())
+        );
+        assert_eq!(
+            verify_standard(&[&key], SPEC_ID, &ts, sig, SPEC_BODY, at(SPEC_TS - 299)),
+            Ok(())
+        );
         assert!(matches!(
             verify_standard(&[&key], SPEC_ID, &ts, sig, SPEC_BODY, at(SPEC_TS + 301)),
             Err(VerifyError::Stale { .. })
@@ -268,7 +316,14 @@ mod tests {
             Err(VerifyError::Mismatch)
         );
         assert_eq!(
-            verify_standard(&[b"wrong key".as_slice()], SPEC_ID, &ts, sig, SPEC_BODY, at(SPEC_TS)),
+            verify_standard(
+                &[b"wrong key".as_slice()],
+                SPEC_ID,
+                &ts,
+                sig,
+                SPEC_BODY,
+                at(SPEC_TS)
+            ),
             Err(VerifyError::Mismatch)
         );
         assert_eq!(
@@ -283,12 +338,49 @@ mod tests {
         let new = b"new key".to_vec();
         let header = standard_signatures(&[&old, &new], "id1", SPEC_TS, b"body");
         assert_eq!(header.split(' ').count(), 2);
-        assert!(verify_standard(&[&new], "id1", &SPEC_TS.to_string(), &header, b"body", at(SPEC_TS)).is_ok());
-        assert!(verify_standard(&[&old], "id1", &SPEC_TS.to_string(), &header, b"body", at(SPEC_TS)).is_ok());
+        assert!(
+            verify_standard(
+                &[&new],
+                "id1",
+                &SPEC_TS.to_string(),
+                &header,
+                b"body",
+                at(SPEC_TS)
+            )
+            .is_ok()
+        );
+        assert!(
+            verify_standard(
+                &[&old],
+                "id1",
+                &SPEC_TS.to_string(),
+                &header,
+                b"body",
+                at(SPEC_TS)
+            )
+            .is_ok()
+        );
         let only_new = standard_signature(&new, "id1", SPEC_TS, b"body");
-        assert!(verify_standard(&[&old, &new], "id1", &SPEC_TS.to_string(), &only_new, b"body", at(SPEC_TS)).is_ok());
+        assert!(
+            verify_standard(
+                &[&old, &new],
+                "id1",
+                &SPEC_TS.to_string(),
+                &only_new,
+                b"body",
+                at(SPEC_TS)
+            )
+            .is_ok()
+        );
         assert_eq!(
-            verify_standard(&[&old], "id1", &SPEC_TS.to_string(), &only_new, b"body", at(SPEC_TS)),
+            verify_standard(
+                &[&old],
+                "id1",
+                &SPEC_TS.to_string(),
+                &only_new,
+                b"body",
+                at(SPEC_TS)
+            ),
             Err(VerifyError::Mismatch)
         );
     }

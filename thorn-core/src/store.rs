@@ -27,7 +27,11 @@ use crate::subscriber::Subscriber;
 pub trait SubscriberStore: Send + Sync + std::fmt::Debug {
     /// The subscriptions matching `event` (with a `sender`, only that
     /// owner's).
-    fn matching<'a>(&'a self, event: &'a EventName, sender: Option<&'a str>) -> BoxFuture<'a, Result<Vec<Arc<Subscriber>>>>;
+    fn matching<'a>(
+        &'a self,
+        event: &'a EventName,
+        sender: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<Arc<Subscriber>>>>;
 
     /// Adds or replaces (by id) a subscription.
     fn add(&self, subscriber: Subscriber) -> BoxFuture<'_, Result<()>>;
@@ -60,7 +64,9 @@ impl MemoryStore {
         for s in subscribers {
             index.insert(s);
         }
-        MemoryStore { index: RwLock::new(index) }
+        MemoryStore {
+            index: RwLock::new(index),
+        }
     }
 
     /// A store holding the subscriptions of a JSON file (see the module docs).
@@ -100,7 +106,11 @@ impl MemoryStore {
 }
 
 impl SubscriberStore for MemoryStore {
-    fn matching<'a>(&'a self, event: &'a EventName, sender: Option<&'a str>) -> BoxFuture<'a, Result<Vec<Arc<Subscriber>>>> {
+    fn matching<'a>(
+        &'a self,
+        event: &'a EventName,
+        sender: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<Arc<Subscriber>>>> {
         Box::pin(std::future::ready(Ok(self.matching_now(event, sender))))
     }
 
@@ -118,7 +128,12 @@ impl SubscriberStore for MemoryStore {
     }
 
     fn by_owner<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<Vec<Arc<Subscriber>>>> {
-        let subs = self.read().iter().filter(|s| s.owner.as_deref() == Some(owner)).cloned().collect();
+        let subs = self
+            .read()
+            .iter()
+            .filter(|s| s.owner.as_deref() == Some(owner))
+            .cloned()
+            .collect();
         Box::pin(std::future::ready(Ok(subs)))
     }
 }
@@ -130,25 +145,30 @@ pub fn load_file(path: impl AsRef<Path>) -> Result<Vec<Subscriber>> {
         path: path.display().to_string(),
         reason,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(format!("{e}; check THORN_SUBSCRIBERS")))?;
+    let text =
+        std::fs::read_to_string(path).map_err(|e| fail(format!("{e}; check THORN_SUBSCRIBERS")))?;
     parse_subscribers(&text).map_err(fail)
 }
 
 /// Parses the JSON of a subscriptions file.
 pub fn parse_subscribers(text: &str) -> std::result::Result<Vec<Subscriber>, String> {
     // Parse each entry on its own so that an error names which one is bad.
-    let raw: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
+    let raw: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"))?;
     let items = match &raw {
         serde_json::Value::Array(a) => a.as_slice(),
         serde_json::Value::Object(o) => match o.get("subscribers") {
             Some(serde_json::Value::Array(a)) => a.as_slice(),
-            _ => return Err("expected an array of subscriptions or {\"subscribers\": [...]}".into()),
+            _ => {
+                return Err("expected an array of subscriptions or {\"subscribers\": [...]}".into());
+            }
         },
         _ => return Err("expected an array of subscriptions or {\"subscribers\": [...]}".into()),
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let sub: Subscriber = serde_json::from_value(item.clone()).map_err(|e| format!("subscription {}: {e}", i + 1))?;
+        let sub: Subscriber = serde_json::from_value(item.clone())
+            .map_err(|e| format!("subscription {}: {e}", i + 1))?;
         out.push(sub);
     }
     Ok(out)

@@ -218,7 +218,8 @@ pub(crate) fn parse_url(s: &str) -> Result<url::Url> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::InvalidUrl {
             url: url_without_credentials(&url),
-            reason: "it carries credentials; sign requests with the subscription's secret instead".into(),
+            reason: "it carries credentials; sign requests with the subscription's secret instead"
+                .into(),
         });
     }
     Ok(url)
@@ -233,7 +234,11 @@ fn url_without_credentials(url: &url::Url) -> String {
 
 impl Subscriber {
     /// Starts a subscription of `pattern` to `url`, signed with `secret`.
-    pub fn builder(pattern: impl AsRef<str>, url: impl AsRef<str>, secret: impl AsRef<str>) -> SubscriberBuilder {
+    pub fn builder(
+        pattern: impl AsRef<str>,
+        url: impl AsRef<str>,
+        secret: impl AsRef<str>,
+    ) -> SubscriberBuilder {
         SubscriberBuilder {
             id: None,
             pattern: pattern.as_ref().to_owned(),
@@ -329,7 +334,9 @@ mod tests {
 
     #[test]
     fn secret_is_redacted() {
-        let s = Subscriber::builder("a", "https://example.com/", "topsecret").build().unwrap();
+        let s = Subscriber::builder("a", "https://example.com/", "topsecret")
+            .build()
+            .unwrap();
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("topsecret"), "{dbg}");
         assert!(dbg.contains("redacted"));
@@ -337,17 +344,29 @@ mod tests {
 
     #[test]
     fn bad_input_is_named() {
-        let e = Subscriber::builder("a", "ftp://x/", "k").build().unwrap_err();
+        let e = Subscriber::builder("a", "ftp://x/", "k")
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("ftp://x/"), "{e}");
-        let e = Subscriber::builder("a", "not a url", "k").build().unwrap_err();
+        let e = Subscriber::builder("a", "not a url", "k")
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("not a url"), "{e}");
-        let e = Subscriber::builder("a", "https://u:pw@x/", "k").build().unwrap_err();
+        let e = Subscriber::builder("a", "https://u:pw@x/", "k")
+            .build()
+            .unwrap_err();
         assert!(!e.to_string().contains("pw"), "{e}");
-        let e = Subscriber::builder("a", "https://x/", "").build().unwrap_err();
+        let e = Subscriber::builder("a", "https://x/", "")
+            .build()
+            .unwrap_err();
         assert!(matches!(e, Error::InvalidSecret { .. }), "{e}");
-        let e = Subscriber::builder("a", "https://x/", "whsec_!!!").build().unwrap_err();
+        let e = Subscriber::builder("a", "https://x/", "whsec_!!!")
+            .build()
+            .unwrap_err();
         assert!(!e.to_string().contains("whsec_!!!"), "{e}");
-        let e = Subscriber::builder("a..b", "https://x/", "k").build().unwrap_err();
+        let e = Subscriber::builder("a..b", "https://x/", "k")
+            .build()
+            .unwrap_err();
         assert!(e.to_string().contains("a..b"), "{e}");
     }
 

@@ -63,7 +63,10 @@ impl Inner {
 
 impl Rescue for Inner {
     fn hold(&self, events: Vec<PreparedEvent>) {
-        tracing::warn!(events = events.len(), "thorn holds events for the next flush");
+        tracing::warn!(
+            events = events.len(),
+            "thorn holds events for the next flush"
+        );
         self.held().extend(events);
     }
 
@@ -99,7 +102,10 @@ impl Thorn {
     /// A Thorn with `config`, its backend built from `registry`, and an
     /// in-memory store (holding the `THORN_SUBSCRIBERS` file, if set).
     pub fn new(config: Config, registry: &Registry) -> Result<Self> {
-        Self::builder().config(config).registry(registry.clone()).build()
+        Self::builder()
+            .config(config)
+            .registry(registry.clone())
+            .build()
     }
 
     /// The settings.
@@ -142,7 +148,11 @@ impl Thorn {
         let mut slot = Some(prepared);
         let buffered = with_frame(self.inner.id, |fr| {
             let p = slot.take()?;
-            let outcomes = p.deliveries.iter().map(|d| Outcome::new(d, Status::Buffered)).collect();
+            let outcomes = p
+                .deliveries
+                .iter()
+                .map(|d| Outcome::new(d, Status::Buffered))
+                .collect();
             fr.events.push(p);
             fr.sends += 1;
             Some(outcomes)
@@ -159,7 +169,11 @@ impl Thorn {
 
     /// Matches, encodes once per content type, and builds the deliveries.
     pub async fn prepare(&self, event: Event) -> Result<PreparedEvent> {
-        let mut subs = self.inner.store.matching(&event.name, event.sender.as_deref()).await?;
+        let mut subs = self
+            .inner
+            .store
+            .matching(&event.name, event.sender.as_deref())
+            .await?;
         subs.extend(event.extra.iter().cloned());
         let envelope = self.inner.config.envelope;
         let standard = self.inner.config.standard_webhooks;
@@ -169,7 +183,9 @@ impl Thorn {
             let slot = &mut bodies[sub.content_type.index()];
             let body = match slot {
                 Some(b) => b.clone(),
-                None => slot.insert(codec::encode(&event, sub.content_type, envelope)?).clone(),
+                None => slot
+                    .insert(codec::encode(&event, sub.content_type, envelope)?)
+                    .clone(),
             };
             deliveries.push(Delivery {
                 id: Uuid::new_v4(),
@@ -229,11 +245,18 @@ impl Thorn {
     pub async fn maybe_flush(&self) -> Result<Option<Report>> {
         let due = with_frame(self.inner.id, |fr| {
             let by_count = fr.options.flush_freq.is_some_and(|n| fr.sends >= n);
-            let by_time = fr.options.flush_timeout.is_some_and(|t| fr.last_flush.elapsed() >= t);
+            let by_time = fr
+                .options
+                .flush_timeout
+                .is_some_and(|t| fr.last_flush.elapsed() >= t);
             (by_count || by_time) && !fr.events.is_empty()
         })
         .unwrap_or(false);
-        if due { self.flush().await.map(Some) } else { Ok(None) }
+        if due {
+            self.flush().await.map(Some)
+        } else {
+            Ok(None)
+        }
     }
 
     /// Whether this task is inside a buffer scope of this Thorn.
@@ -271,7 +294,11 @@ impl Thorn {
     /// Like [`buffer_events`](Self::buffer_events), with `flush_freq` /
     /// `flush_timeout` for [`maybe_flush`](Self::maybe_flush). In a nested
     /// scope the outermost scope's options stay in force.
-    pub async fn buffer_events_with<F: Future>(&self, options: BufferOptions, fut: F) -> (F::Output, Result<Report>) {
+    pub async fn buffer_events_with<F: Future>(
+        &self,
+        options: BufferOptions,
+        fut: F,
+    ) -> (F::Output, Result<Report>) {
         let id = self.inner.id;
         if with_frame(id, |fr| fr.depth += 1).is_some() {
             let _guard = ScopeGuard { thorn: id };

@@ -4,7 +4,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use thorn_core::{Batch, BoxFuture, Config, Delivery, Dispatcher, Error, Outcome, Registry, Report, Result, Status};
+use thorn_core::{
+    Batch, BoxFuture, Config, Delivery, Dispatcher, Error, Outcome, Registry, Report, Result,
+    Status,
+};
 use tokio::sync::Notify;
 
 /// The name the recording backend is registered under.
@@ -26,7 +29,9 @@ struct Inner {
 
 /// Registers `recorder` as the backend [`NAME`] of `registry`.
 pub fn register(registry: &mut Registry, recorder: Recorder) {
-    registry.register(NAME, move |_: &Config| Ok(Arc::new(recorder.clone()) as Arc<dyn Dispatcher>));
+    registry.register(NAME, move |_: &Config| {
+        Ok(Arc::new(recorder.clone()) as Arc<dyn Dispatcher>)
+    });
 }
 
 impl Recorder {
@@ -59,7 +64,10 @@ impl Recorder {
 
     /// Every delivery received, in order.
     pub fn deliveries(&self) -> Vec<Delivery> {
-        self.batches_lock().iter().flat_map(|b| b.deliveries().cloned()).collect()
+        self.batches_lock()
+            .iter()
+            .flat_map(|b| b.deliveries().cloned())
+            .collect()
     }
 
     /// The names of the events received, in order (one per event, not per
@@ -112,7 +120,11 @@ impl Recorder {
     /// Panics unless `url` received exactly `count` deliveries.
     #[track_caller]
     pub fn assert_received(&self, url: &str, count: usize) {
-        let got = self.deliveries().iter().filter(|d| d.subscriber.url.as_str() == url).count();
+        let got = self
+            .deliveries()
+            .iter()
+            .filter(|d| d.subscriber.url.as_str() == url)
+            .count();
         assert_eq!(got, count, "deliveries to {url}");
     }
 }

@@ -1,0 +1,58 @@
+//! The HTTP client of Thorn webhooks.
+//!
+//! One [`HttpClient`] per process: a hyper connection pool (keep-alive
+//! connections reused across deliveries, HTTP/1.1 and HTTP/2 by ALPN) over
+//! rustls with the `ring` provider and the webpki roots. Certificate checks
+//! are always on; [`TrustedRoots`] adds private CAs.
+//!
+//! Each [`HttpClient::attempt`] makes exactly one POST of a
+//! [`Delivery`](thorn_core::Delivery):
+//!
+//! - the URL's scheme and port are checked against the
+//!   [`RecipientPolicy`](thorn_core::RecipientPolicy) before connecting, and
+//!   every *resolved* address at connect time (so DNS rebinding cannot
+//!   reach a private address); a refusal is [`Verdict::Permanent`] with
+//!   [`Attempt::refused`] set and names the setting that would allow it;
+//! - the body is signed for this attempt and sent with every header of the
+//!   wire format (`Hook-Event`, `Hook-Delivery`, `Hook-HMAC`,
+//!   `Hook-Subscription`, `User-Agent`, `Content-Type`, and the Standard
+//!   Webhooks headers when the delivery asks for them);
+//! - the attempt is bounded by the delivery's timeout, or the config's
+//!   `event_timeout` (connect and total);
+//! - the answer is classified: 2xx [`Verdict::Success`]; connection errors,
+//!   timeouts, 408, 429 and 5xx [`Verdict::Retryable`] (with `Retry-After`
+//!   read, in seconds or as a date); 410 [`Verdict::Gone`]; other 4xx,
+//!   certificate errors, and 3xx unless `allow_redirects` is on,
+//!   [`Verdict::Permanent`].
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> thorn_core::Result<()> {
+//! use std::sync::Arc;
+//! use bytes::Bytes;
+//! use thorn_core::{Config, Delivery, EventName, Subscriber};
+//! use thorn_http::{HttpClient, Verdict};
+//!
+//! let client = HttpClient::new(&Config::default())?;
+//! let delivery = Delivery {
+//!     id: uuid::Uuid::new_v4(),
+//!     event: EventName::new("article.created")?,
+//!     subscriber: Arc::new(Subscriber::builder("article.*", "https://example.com/hooks", "s3cret").build()?),
+//!     body: Bytes::from_static(br#"{"id":1}"#),
+//!     timeout: None,
+//!     standard_webhooks: false,
+//! };
+//! let attempt = client.attempt(&delivery, 1).await;
+//! println!("{:?} {:?} {:?}", attempt.verdict, attempt.status, attempt.error);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+mod attempt;
+mod client;
+mod resolver;
+mod tls;
+
+pub use attempt::{Attempt, Verdict, retry_after};
+pub use client::HttpClient;
+pub use tls::TrustedRoots;
