@@ -1,0 +1,844 @@
+//! The worker: reads the queue through a consumer group, delivers, and
+//! settles each entry (acknowledge, retry later, or dead-letter) atomically.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use redis::AsyncCommands;
+use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
+use thorn_core::{Config, Outcome, Status};
+use thorn_http::{Attempt, HttpClient, Verdict};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::entry::{self, QueuedDelivery};
+use crate::error::{Error, Result};
+use crate::keys::{FIELD, GROUP, Keys};
+use crate::options::{Connection, RedisOptions};
+use crate::scripts;
+
+/// What the ack deadline must exceed beyond one attempt's timeout.
+pub const ACK_MARGIN: Duration = Duration::from_secs(1);
+
+/// Entries one read or reclaim asks for at most.
+const READ_COUNT: usize = 64;
+
+/// Retries one promotion moves at most (then it runs again at once).
+const PROMOTE_COUNT: usize = 1000;
+
+/// Stops a [`Worker`]: it stops reading, finishes the entries in flight,
+/// settles them, and [`Worker::run`] returns. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct ShutdownHandle(CancellationToken);
+
+impl ShutdownHandle {
+    /// Asks the worker to stop.
+    pub fn shutdown(&self) {
+        self.0.cancel();
+    }
+
+    /// Whether a stop was asked for.
+    pub fn is_shutdown(&self) -> bool {
+        self.0.is_cancelled()
+    }
+}
+
+/// Counters of what a worker did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerStats {
+    /// Entries settled.
+    pub entries: u64,
+    /// Deliveries that got a 2xx.
+    pub delivered: u64,
+    /// Deliveries scheduled for a retry.
+    pub retried: u64,
+    /// Deliveries (or malformed entries) moved to the dead letters.
+    pub dead: u64,
+    /// Entries reclaimed from workers that stopped answering.
+    pub reclaimed: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    entries: AtomicU64,
+    delivered: AtomicU64,
+    retried: AtomicU64,
+    dead: AtomicU64,
+    reclaimed: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> WorkerStats {
+        WorkerStats {
+            entries: self.entries.load(Ordering::Relaxed),
+            delivered: self.delivered.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+            dead: self.dead.load(Ordering::Relaxed),
+            reclaimed: self.reclaimed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Builds a [`Worker`].
+#[must_use]
+pub struct WorkerBuilder {
+    config: Config,
+    options: RedisOptions,
+    consumer: Option<String>,
+    ack_deadline: Option<Duration>,
+    block: Duration,
+    http: Option<HttpClient>,
+}
+
+impl fmt::Debug for WorkerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerBuilder")
+            .field("options", &self.options)
+            .field("consumer", &self.consumer)
+            .field("ack_deadline", &self.ack_deadline)
+            .field("block", &self.block)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkerBuilder {
+    /// Another server or queue than the config's.
+    pub fn options(mut self, options: RedisOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// This worker's name in the consumer group (default
+    /// `worker-<pid>-<random>`). Names must be unique among live workers.
+    pub fn consumer_name(mut self, name: impl Into<String>) -> Self {
+        self.consumer = Some(name.into());
+        self
+    }
+
+    /// How long an entry may stay unacknowledged (and unrefreshed) before
+    /// another worker reclaims it. Default: 30 s, or the event timeout plus
+    /// [`ACK_MARGIN`] when that is longer.
+    pub fn ack_deadline(mut self, deadline: Duration) -> Self {
+        self.ack_deadline = Some(deadline);
+        self
+    }
+
+    /// The longest a read blocks waiting for entries (default 1 s); also
+    /// bounds how late a shutdown is noticed.
+    pub fn block(mut self, block: Duration) -> Self {
+        self.block = block.clamp(Duration::from_millis(10), Duration::from_secs(30));
+        self
+    }
+
+    /// The HTTP client (default: a new one from the config).
+    pub fn http_client(mut self, client: HttpClient) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Checks the settings and builds; does not connect yet.
+    ///
+    /// The ack deadline must be at least the event timeout plus
+    /// [`ACK_MARGIN`]: a live worker refreshes its entries every third of
+    /// the deadline, and the margin keeps a worker that stalls for one
+    /// attempt's length from losing its entries to another.
+    pub fn build(self) -> Result<Worker> {
+        let min_deadline = self.config.event_timeout + ACK_MARGIN;
+        let ack_deadline = self
+            .ack_deadline
+            .unwrap_or_else(|| Duration::from_secs(30).max(min_deadline));
+        if ack_deadline < min_deadline {
+            return Err(Error::Setting {
+                name: "ack_deadline",
+                reason: format!(
+                    "{ack_deadline:?} is shorter than the longest delivery attempt: THORN_EVENT_TIMEOUT ({:?}) plus {ACK_MARGIN:?}; \
+                     give at least {min_deadline:?}",
+                    self.config.event_timeout
+                ),
+            });
+        }
+        let http = match self.http {
+            Some(h) => h,
+            None => HttpClient::new(&self.config)?,
+        };
+        let consumer = self.consumer.unwrap_or_else(|| {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            format!("worker-{}-{}", std::process::id(), &id[..8])
+        });
+        if consumer.is_empty() {
+            return Err(Error::Setting {
+                name: "consumer_name",
+                reason: "the consumer name is empty".into(),
+            });
+        }
+        let conn = self.options.connection(self.options.response_timeout)?;
+        // A blocking read holds its connection: give it one of its own.
+        let reader = self.options.connection(self.block + self.options.response_timeout)?;
+        let concurrency = self.config.concurrency.max(1);
+        Ok(Worker {
+            shared: Arc::new(Shared {
+                keys: self.options.keys(),
+                options: self.options,
+                consumer,
+                ack_deadline,
+                block: self.block,
+                http,
+                conn,
+                reader,
+                slots: Arc::new(Semaphore::new(concurrency)),
+                deliveries: Arc::new(Semaphore::new(concurrency)),
+                in_flight: Mutex::new(HashSet::new()),
+                next_due: AtomicU64::new(0),
+                promote: Notify::new(),
+                counters: Counters::default(),
+                config: self.config,
+            }),
+            shutdown: ShutdownHandle::default(),
+        })
+    }
+}
+
+/// Delivers what producers enqueue to one queue.
+///
+/// It reads through the consumer group `thorn` with blocking reads, delivers
+/// each entry's deliveries through the HTTP client (sorted by URL origin so
+/// that keep-alive connections are reused; at most `THORN_CONCURRENCY` in
+/// flight), then settles the entry in one script: acknowledged and deleted,
+/// with each failed delivery either scheduled for a retry (exponential
+/// backoff with jitter, or the receiver's `Retry-After`) or moved to the
+/// dead letters (retries used up, a permanent failure, 410 Gone, or any
+/// failure when `THORN_RETRY=false`). Due retries return to the stream with
+/// the same delivery id.
+///
+/// Entries left pending by a worker that died are reclaimed after the ack
+/// deadline; a live worker refreshes its own. A consumer group lost to a
+/// Redis restart is recreated; a lost connection is retried with backoff.
+///
+/// ```no_run
+/// # #[tokio::main]
+/// # async fn main() -> thorn_redis::Result<()> {
+/// use thorn_redis::Worker;
+/// let worker = Worker::builder(thorn_core::Config::from_env()?).build()?;
+/// let stop = worker.shutdown_handle();
+/// tokio::spawn(async move {
+///     let _ = tokio::signal::ctrl_c().await;
+///     stop.shutdown();
+/// });
+/// let stats = worker.run().await?;
+/// println!("delivered {}", stats.delivered);
+/// # Ok(()) }
+/// ```
+pub struct Worker {
+    shared: Arc<Shared>,
+    shutdown: ShutdownHandle,
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("options", &self.shared.options)
+            .field("consumer", &self.shared.consumer)
+            .field("ack_deadline", &self.shared.ack_deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    config: Config,
+    options: RedisOptions,
+    keys: Keys,
+    consumer: String,
+    ack_deadline: Duration,
+    block: Duration,
+    http: HttpClient,
+    conn: Connection,
+    reader: Connection,
+    /// Entries in flight (read and not yet settled).
+    slots: Arc<Semaphore>,
+    /// Deliveries in flight.
+    deliveries: Arc<Semaphore>,
+    /// Ids of the entries in flight, for the heartbeat.
+    in_flight: Mutex<HashSet<String>>,
+    /// When the earliest known retry is due (Unix ms; 0 when none known).
+    next_due: AtomicU64,
+    promote: Notify,
+    counters: Counters,
+}
+
+impl Shared {
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Worker {
+    /// Starts building a worker for the queue `config` names.
+    pub fn builder(config: Config) -> WorkerBuilder {
+        WorkerBuilder {
+            options: RedisOptions::from_config(&config),
+            config,
+            consumer: None,
+            ack_deadline: None,
+            block: Duration::from_secs(1),
+            http: None,
+        }
+    }
+
+    /// A handle that stops the worker.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// This worker's consumer name.
+    pub fn consumer_name(&self) -> &str {
+        &self.shared.consumer
+    }
+
+    /// The ack deadline in force.
+    pub fn ack_deadline(&self) -> Duration {
+        self.shared.ack_deadline
+    }
+
+    /// What the worker did so far.
+    pub fn stats(&self) -> WorkerStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// Runs until the shutdown handle is used; then finishes and settles
+    /// what is in flight and returns the counters. Redis being unreachable
+    /// is not an error: the worker waits (with backoff) until it is back.
+    pub async fn run(self) -> Result<WorkerStats> {
+        let shared = Arc::clone(&self.shared);
+        let stop = self.shutdown.0.clone();
+        // Background tasks outlive the read loop until in-flight work is
+        // settled.
+        let drained = CancellationToken::new();
+        let promoter = tokio::spawn(promote_loop(Arc::clone(&shared), stop.clone()));
+        let heart = tokio::spawn(heartbeat_loop(Arc::clone(&shared), drained.clone()));
+        tracing::info!(queue = %shared.keys.queue, consumer = %shared.consumer, url = %shared.options.redacted_url(), "thorn worker started");
+
+        let mut tasks = JoinSet::new();
+        let mut backoff = Backoff::default();
+        let mut group_ready = false;
+        let mut next_reclaim = Instant::now();
+        while !stop.is_cancelled() {
+            while let Some(done) = tasks.try_join_next() {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "an entry's task failed");
+                }
+            }
+            if !group_ready {
+                match create_group(&shared).await {
+                    Ok(()) => group_ready = true,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot create the consumer group; retrying");
+                        backoff.wait(&stop).await;
+                        continue;
+                    }
+                }
+            }
+            let Some(permits) = take_slots(&shared, &stop).await else {
+                break;
+            };
+            let result = if Instant::now() >= next_reclaim {
+                next_reclaim = Instant::now() + shared.ack_deadline / 2;
+                reclaim(&shared, permits, &mut tasks).await
+            } else {
+                read(&shared, permits, &mut tasks).await
+            };
+            match result {
+                Ok(()) => backoff.reset(),
+                Err(e) if e.is_no_group() => {
+                    tracing::warn!("the consumer group is gone (Redis lost it); recreating it");
+                    group_ready = false;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "reading the queue failed; retrying");
+                    backoff.wait(&stop).await;
+                }
+            }
+        }
+        tracing::info!(in_flight = tasks.len(), "thorn worker stopping: finishing entries in flight");
+        while let Some(done) = tasks.join_next().await {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "an entry's task failed");
+            }
+        }
+        drained.cancel();
+        let _ = promoter.await;
+        let _ = heart.await;
+        leave_group(&shared).await;
+        let stats = shared.counters.snapshot();
+        tracing::info!(?stats, "thorn worker stopped");
+        Ok(stats)
+    }
+}
+
+/// Waits for one free entry slot, then takes as many more as are free.
+async fn take_slots(shared: &Shared, stop: &CancellationToken) -> Option<Vec<OwnedSemaphorePermit>> {
+    let first = tokio::select! {
+        p = Arc::clone(&shared.slots).acquire_owned() => p.ok()?,
+        () = stop.cancelled() => return None,
+    };
+    let mut permits = vec![first];
+    while permits.len() < READ_COUNT {
+        match Arc::clone(&shared.slots).try_acquire_owned() {
+            Ok(p) => permits.push(p),
+            Err(_) => break,
+        }
+    }
+    Some(permits)
+}
+
+async fn create_group(shared: &Shared) -> Result<()> {
+    let mut conn = shared.conn.get().await?;
+    let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&shared.keys.stream)
+        .arg(GROUP)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut conn)
+        .await;
+    match created {
+        Ok(()) => Ok(()),
+        Err(e) if e.code() == Some("BUSYGROUP") || e.to_string().contains("BUSYGROUP") => Ok(()),
+        Err(e) => Err(shared.conn.err(e)),
+    }
+}
+
+/// Removes this consumer from the group when it holds nothing pending.
+async fn leave_group(shared: &Shared) {
+    let Ok(mut conn) = shared.conn.get().await else {
+        return;
+    };
+    let pending: redis::RedisResult<redis::Value> = redis::cmd("XPENDING")
+        .arg(&shared.keys.stream)
+        .arg(GROUP)
+        .arg("-")
+        .arg("+")
+        .arg(1)
+        .arg(&shared.consumer)
+        .query_async(&mut conn)
+        .await;
+    if matches!(pending, Ok(redis::Value::Array(ref a)) if a.is_empty()) {
+        let _: redis::RedisResult<i64> = redis::cmd("XGROUP")
+            .arg("DELCONSUMER")
+            .arg(&shared.keys.stream)
+            .arg(GROUP)
+            .arg(&shared.consumer)
+            .query_async(&mut conn)
+            .await;
+    }
+}
+
+async fn read(
+    shared: &Arc<Shared>,
+    permits: Vec<OwnedSemaphorePermit>,
+    tasks: &mut JoinSet<()>,
+) -> Result<()> {
+    let mut conn = shared.reader.get().await?;
+    let options = StreamReadOptions::default()
+        .group(GROUP, &shared.consumer)
+        .count(permits.len())
+        .block(shared.block.as_millis() as usize);
+    let reply: Option<StreamReadReply> = conn
+        .xread_options(&[&shared.keys.stream], &[">"], &options)
+        .await
+        .map_err(|e| shared.reader.err(e))?;
+    let entries = reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids);
+    spawn_entries(shared, entries, permits, tasks);
+    Ok(())
+}
+
+/// Claims entries idle for longer than the ack deadline (their worker died).
+async fn reclaim(
+    shared: &Arc<Shared>,
+    mut permits: Vec<OwnedSemaphorePermit>,
+    tasks: &mut JoinSet<()>,
+) -> Result<()> {
+    let mut conn = shared.conn.get().await?;
+    let mut cursor = String::from("0-0");
+    // Bounded: a full pass over a large backlog takes several rounds.
+    for _ in 0..16 {
+        if permits.is_empty() {
+            break;
+        }
+        let options = StreamAutoClaimOptions::default().count(permits.len());
+        let reply: StreamAutoClaimReply = conn
+            .xautoclaim_options(
+                &shared.keys.stream,
+                GROUP,
+                &shared.consumer,
+                shared.ack_deadline.as_millis() as u64,
+                &cursor,
+                options,
+            )
+            .await
+            .map_err(|e| shared.conn.err(e))?;
+        let n = reply.claimed.len();
+        if n > 0 {
+            tracing::info!(entries = n, "reclaimed entries of a worker that stopped answering");
+            shared.counters.reclaimed.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        let rest = permits.split_off(n.min(permits.len()));
+        spawn_entries(shared, reply.claimed, permits, tasks);
+        permits = rest;
+        cursor = reply.next_stream_id;
+        if cursor == "0-0" {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn spawn_entries(
+    shared: &Arc<Shared>,
+    entries: impl IntoIterator<Item = StreamId>,
+    permits: Vec<OwnedSemaphorePermit>,
+    tasks: &mut JoinSet<()>,
+) {
+    let mut permits = permits.into_iter();
+    for mut entry in entries {
+        let Some(permit) = permits.next() else {
+            // Never more entries than asked for; were there, they stay
+            // pending and are reclaimed.
+            break;
+        };
+        let blob = match entry.map.remove(FIELD) {
+            Some(redis::Value::BulkString(b)) => Some(Bytes::from(b)),
+            _ => None,
+        };
+        shared.in_flight().insert(entry.id.clone());
+        let shared = Arc::clone(shared);
+        tasks.spawn(async move {
+            process(&shared, &entry.id, blob).await;
+            shared.in_flight().remove(&entry.id);
+            drop(permit);
+        });
+    }
+}
+
+/// A delivery filed for a retry or the dead letters.
+struct Filed {
+    retries: Vec<(u64, Vec<u8>)>,
+    dead: Vec<DeadItem>,
+}
+
+struct DeadItem {
+    blob: Vec<u8>,
+    error: String,
+    status: Option<u16>,
+}
+
+async fn process(shared: &Arc<Shared>, id: &str, blob: Option<Bytes>) {
+    let filed = match blob {
+        None => Filed {
+            retries: Vec::new(),
+            dead: vec![DeadItem {
+                blob: Vec::new(),
+                error: format!("malformed queue entry: no `{FIELD}` field"),
+                status: None,
+            }],
+        },
+        Some(blob) => match entry::decode(&blob) {
+            Ok(items) => deliver(shared, items).await,
+            Err(e) => Filed {
+                retries: Vec::new(),
+                dead: vec![DeadItem {
+                    blob: blob.to_vec(),
+                    error: e.to_string(),
+                    status: None,
+                }],
+            },
+        },
+    };
+    settle(shared, id, filed).await;
+}
+
+fn origin(d: &QueuedDelivery) -> (&str, Option<&str>, Option<u16>) {
+    let u = &d.delivery.subscriber.url;
+    (u.scheme(), u.host_str(), u.port_or_known_default())
+}
+
+async fn deliver(shared: &Arc<Shared>, mut items: Vec<QueuedDelivery>) -> Filed {
+    // Sorted by origin, deliveries to one receiver go out together and
+    // reuse its keep-alive connections.
+    items.sort_by(|a, b| origin(a).cmp(&origin(b)));
+    let mut set = JoinSet::new();
+    for item in items {
+        let http = shared.http.clone();
+        let sem = Arc::clone(&shared.deliveries);
+        set.spawn(async move {
+            let attempt = match sem.acquire_owned().await {
+                Ok(_permit) => http.attempt(&item.delivery, item.attempts + 1).await,
+                Err(_) => unreachable_attempt(),
+            };
+            (item, attempt)
+        });
+    }
+    let mut filed = Filed {
+        retries: Vec::new(),
+        dead: Vec::new(),
+    };
+    let policy = shared.config.retry;
+    while let Some(done) = set.join_next().await {
+        let Ok((item, attempt)) = done else {
+            // A panicked attempt leaves its delivery unsettled in this
+            // entry; the entry is still settled so the others are not
+            // repeated. Panics are bugs, logged by the runtime.
+            tracing::error!("a delivery attempt panicked");
+            continue;
+        };
+        let n = item.attempts + 1;
+        let mut outcome = Outcome::new(&item.delivery, Status::Delivered);
+        outcome.attempts = n;
+        outcome.http_status = attempt.status;
+        outcome.duration = attempt.duration;
+        outcome.error = attempt.error.clone();
+        match attempt.verdict {
+            Verdict::Success => {
+                shared.counters.delivered.fetch_add(1, Ordering::Relaxed);
+                for o in &shared.config.observers {
+                    o.on_success(&outcome);
+                }
+                continue;
+            }
+            Verdict::Retryable if policy.should_retry(n) => {
+                let delay = policy.delay(n, attempt.retry_after);
+                let due = now_ms().saturating_add(delay.as_millis() as u64);
+                filed.retries.push((due, entry::encode_one(&item.delivery, n)));
+                shared.counters.retried.fetch_add(1, Ordering::Relaxed);
+                outcome.status = Status::Retrying;
+            }
+            ref verdict => {
+                outcome.status = match verdict {
+                    Verdict::Gone => Status::Gone,
+                    _ if attempt.timed_out => Status::TimedOut,
+                    _ => Status::Failed,
+                };
+                filed.dead.push(DeadItem {
+                    blob: entry::encode_one(&item.delivery, n),
+                    error: last_error(&attempt),
+                    status: attempt.status,
+                });
+                shared.counters.dead.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(delivery = %item.delivery.id, url = %item.delivery.subscriber.url, attempts = n,
+                    error = %last_error(&attempt), "delivery moved to the dead letters");
+            }
+        }
+        for o in &shared.config.observers {
+            if attempt.timed_out {
+                o.on_timeout(&outcome);
+            } else {
+                o.on_error(&outcome);
+            }
+        }
+    }
+    filed
+}
+
+fn unreachable_attempt() -> Attempt {
+    // The semaphore is never closed; should it be, the delivery is retried.
+    Attempt {
+        verdict: Verdict::Retryable,
+        status: None,
+        retry_after: None,
+        timed_out: false,
+        refused: false,
+        duration: Duration::ZERO,
+        error: Some("worker is shutting down".into()),
+    }
+}
+
+fn last_error(a: &Attempt) -> String {
+    match (&a.error, a.status) {
+        (Some(e), _) => e.clone(),
+        (None, Some(s)) => format!("HTTP {s}"),
+        (None, None) => "failed".into(),
+    }
+}
+
+/// Settles an entry, retrying with backoff while Redis is unreachable. An
+/// entry that cannot be settled stays pending and is reclaimed later (its
+/// deliveries are then made again).
+async fn settle(shared: &Arc<Shared>, id: &str, filed: Filed) {
+    let mut backoff = Backoff::default();
+    let now = now_ms().to_string();
+    let mut inv = scripts::SETTLE.prepare_invoke();
+    inv.key(&shared.keys.stream)
+        .key(&shared.keys.delayed)
+        .key(&shared.keys.dead)
+        .arg(GROUP)
+        .arg(id)
+        .arg(filed.retries.len());
+    for (due, blob) in &filed.retries {
+        inv.arg(*due).arg(blob.as_slice());
+    }
+    for d in &filed.dead {
+        let status = d.status.map(|s| s.to_string()).unwrap_or_default();
+        inv.arg(d.blob.as_slice()).arg(&d.error).arg(status).arg(&now);
+    }
+    // Bounded: about five minutes of backoff.
+    for _ in 0..80 {
+        let result = match shared.conn.get().await {
+            Ok(mut conn) => inv.invoke_async::<i64>(&mut conn).await.map_err(|e| shared.conn.err(e)),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(1) => {
+                shared.counters.entries.fetch_add(1, Ordering::Relaxed);
+                if let Some(first) = filed.retries.iter().map(|(due, _)| *due).min() {
+                    let known = shared.next_due.load(Ordering::Relaxed);
+                    if known == 0 || first < known {
+                        shared.next_due.store(first, Ordering::Relaxed);
+                    }
+                    shared.promote.notify_one();
+                }
+                return;
+            }
+            Ok(_) => {
+                tracing::debug!(entry = id, "entry was settled by another worker");
+                return;
+            }
+            Err(e) if e.is_no_group() => {
+                tracing::warn!(entry = id, "the consumer group is gone; the entry is left to be read again");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(entry = id, error = %e, "settling an entry failed; retrying");
+                backoff.sleep().await;
+            }
+        }
+    }
+    tracing::error!(entry = id, "gave up settling an entry; it will be reclaimed and delivered again");
+}
+
+/// Moves due retries back to the stream: when the earliest known one is
+/// due, when told of a new one, and at least every read's block time (for
+/// retries other workers scheduled).
+async fn promote_loop(shared: Arc<Shared>, stop: CancellationToken) {
+    let mut backoff = Backoff::default();
+    loop {
+        let now = now_ms();
+        let due = shared.next_due.load(Ordering::Relaxed);
+        let wait = if due == 0 {
+            shared.block
+        } else {
+            Duration::from_millis(due.saturating_sub(now)).min(shared.block)
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shared.promote.notified() => continue,
+            () = stop.cancelled() => return,
+        }
+        let result = match shared.conn.get().await {
+            Ok(mut conn) => scripts::PROMOTE
+                .key(&shared.keys.delayed)
+                .key(&shared.keys.stream)
+                .arg(now_ms())
+                .arg(PROMOTE_COUNT)
+                .invoke_async::<(u64, String)>(&mut conn)
+                .await
+                .map_err(|e| shared.conn.err(e)),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok((moved, next)) => {
+                backoff.reset();
+                let next = next.parse::<f64>().map(|f| f as u64).unwrap_or(0);
+                shared.next_due.store(next, Ordering::Relaxed);
+                if moved > 0 {
+                    tracing::debug!(moved, "retries due moved back to the stream");
+                }
+                if moved as usize >= PROMOTE_COUNT {
+                    shared.next_due.store(now_ms(), Ordering::Relaxed);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "moving due retries failed; retrying");
+                tokio::select! {
+                    () = backoff.sleep() => {}
+                    () = stop.cancelled() => return,
+                }
+            }
+        }
+    }
+}
+
+/// Refreshes the idle time of the entries in flight every third of the ack
+/// deadline, so that no other worker reclaims them while they are worked on.
+async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken) {
+    let every = shared.ack_deadline / 3;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = stop.cancelled() => return,
+        }
+        let ids: Vec<String> = shared.in_flight().iter().cloned().collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let result = match shared.conn.get().await {
+            Ok(mut conn) => {
+                let mut inv = scripts::HEARTBEAT.prepare_invoke();
+                inv.key(&shared.keys.stream).arg(GROUP).arg(&shared.consumer).arg(&ids);
+                inv.invoke_async::<i64>(&mut conn).await.map_err(|e| shared.conn.err(e))
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "refreshing entries in flight failed");
+        }
+    }
+}
+
+/// Exponential backoff with jitter, 100 ms to 5 s, for Redis errors.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            next: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Backoff {
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    fn step(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(5));
+        let half = d / 2;
+        half + Duration::from_millis(fastrand::u64(0..=half.as_millis() as u64))
+    }
+
+    async fn sleep(&mut self) {
+        tokio::time::sleep(self.step()).await;
+    }
+
+    async fn wait(&mut self, stop: &CancellationToken) {
+        tokio::select! {
+            () = self.sleep() => {}
+            () = stop.cancelled() => {}
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
