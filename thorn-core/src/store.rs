@@ -160,7 +160,9 @@ pub fn parse_subscribers(text: &str) -> std::result::Result<Vec<Subscriber>, Str
         serde_json::Value::Object(o) => match o.get("subscribers") {
             Some(serde_json::Value::Array(a)) => a.as_slice(),
             _ => {
-                return Err("expected an array of subscriptions or {\"subscribers\": [...]}".into());
+                return Err(
+                    "expected an array of subscriptions or {\"subscribers\": [...]}".into(),
+                );
             }
         },
         _ => return Err("expected an array of subscriptions or {\"subscribers\": [...]}".into()),

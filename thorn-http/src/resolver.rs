@@ -103,4 +103,31 @@ mod tests {
             "{refusal}"
         );
     }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_loopback_is_refused() {
+        use std::str::FromStr;
+        use tower_service::Service;
+        let mut resolver =
+            PolicyResolver::new(Arc::new(RecipientPolicy::parse("allow_any_port").unwrap()));
+        let err = resolver
+            .call(Name::from_str("localhost").unwrap())
+            .await
+            .unwrap_err();
+        let refusal = err
+            .downcast_ref::<Refusal>()
+            .expect("a refusal, not a lookup error");
+        assert_eq!(refusal.allow, "allow_loopback");
+        let mut allowing =
+            PolicyResolver::new(Arc::new(RecipientPolicy::allow_loopback_any_port()));
+        let addrs: Vec<_> = allowing
+            .call(Name::from_str("localhost").unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert!(
+            !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()),
+            "{addrs:?}"
+        );
+    }
 }

@@ -21,6 +21,10 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "http")]
+pub mod receiver;
 pub mod recording;
 #[cfg(feature = "redis")]
 pub mod redis_server;
+#[cfg(feature = "http")]
+pub mod suite;

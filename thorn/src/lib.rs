@@ -21,6 +21,14 @@
 
 pub use thorn_core::*;
 
+/// The HTTP client (feature `http`).
+#[cfg(feature = "http")]
+pub use thorn_http as http;
+
+/// The `"default"` backend (feature `inline`, on by default).
+#[cfg(feature = "inline")]
+pub use thorn_inline as inline;
+
 /// Test helpers (feature `testkit`).
 #[cfg(feature = "testkit")]
 pub use thorn_testkit as testkit;
@@ -30,6 +38,8 @@ pub use thorn_testkit as testkit;
 pub fn registry() -> Registry {
     #[allow(unused_mut)]
     let mut registry = Registry::new();
+    #[cfg(feature = "inline")]
+    thorn_inline::register(&mut registry);
     #[cfg(feature = "testkit")]
     thorn_testkit::recording::register(&mut registry, thorn_testkit::recording::Recorder::global());
     registry

@@ -1,0 +1,296 @@
+//! `HttpClient` against a real local receiver.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use thorn_core::delivery::headers;
+use thorn_core::{Config, Delivery, Digest, EventName, RecipientPolicy, Signatures, Subscriber};
+use thorn_http::{HttpClient, TrustedRoots, Verdict};
+use thorn_testkit::receiver::{MockReceiver, Reply};
+
+fn delivery(url: &str) -> Delivery {
+    Delivery {
+        id: uuid::Uuid::new_v4(),
+        event: EventName::new("article.created").unwrap(),
+        subscriber: Arc::new(
+            Subscriber::builder("article.*", url, "s3cret")
+                .build()
+                .unwrap(),
+        ),
+        body: Bytes::from_static(br#"{"id": 1, "name": "Ada"}"#),
+        timeout: None,
+        standard_webhooks: false,
+    }
+}
+
+fn loopback_config() -> Config {
+    let mut c = Config::default();
+    c.recipients = RecipientPolicy::allow_loopback_any_port();
+    c
+}
+
+fn client(config: &Config) -> HttpClient {
+    HttpClient::new(config).unwrap()
+}
+
+#[tokio::test]
+async fn every_header_and_both_signatures() {
+    let receiver = MockReceiver::start().await.unwrap();
+    let secret = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+    let mut d = delivery(&receiver.url("/hook"));
+    d.subscriber = Arc::new(
+        Subscriber::builder("article.*", receiver.url("/hook"), secret)
+            .signatures(Signatures::Both)
+            .build()
+            .unwrap(),
+    );
+    let a = client(&loopback_config()).attempt(&d, 1).await;
+    assert_eq!(a.verdict, Verdict::Success, "{a:?}");
+    assert_eq!(a.status, Some(200));
+    let r = &receiver.requests()[0];
+    assert_eq!(r.method, "POST");
+    assert_eq!(r.path, "/hook");
+    assert_eq!(r.event(), Some("article.created"));
+    assert_eq!(r.delivery(), Some(d.id.to_string().as_str()));
+    assert_eq!(
+        r.header(headers::WEBHOOK_ID),
+        Some(d.id.to_string().as_str())
+    );
+    assert_eq!(
+        r.header(headers::HOOK_SUBSCRIPTION),
+        Some(d.subscriber.id.to_string().as_str())
+    );
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let ua = r.header("user-agent").unwrap();
+    assert!(
+        ua.starts_with("thorn/") && ua.len() > headers::USER_AGENT.len(),
+        "{ua}"
+    );
+    assert_eq!(r.body, d.body);
+    r.verify_hook(secret, Digest::Sha256).unwrap();
+    r.verify_standard(secret).unwrap();
+}
+
+#[tokio::test]
+async fn hook_hmac_matches_the_check_value() {
+    let receiver = MockReceiver::start().await.unwrap();
+    let a = client(&loopback_config())
+        .attempt(&delivery(&receiver.url("/")), 1)
+        .await;
+    assert!(a.is_success(), "{a:?}");
+    let r = &receiver.requests()[0];
+    assert_eq!(
+        r.header(headers::HOOK_HMAC),
+        Some("O9SV12RuA0alhpGfc2plwlt4HGyunFlfkZcbuDsuzJc=")
+    );
+    assert!(r.header(headers::WEBHOOK_SIGNATURE).is_none());
+}
+
+#[tokio::test]
+async fn statuses_are_classified_with_retry_after() {
+    let receiver = MockReceiver::start().await.unwrap();
+    receiver.script([
+        Reply::status(503).header("Retry-After", "7"),
+        Reply::status(429),
+        Reply::status(408),
+        Reply::status(410),
+        Reply::status(404),
+        Reply::status(204),
+        Reply::close(),
+    ]);
+    let c = client(&loopback_config());
+    let d = delivery(&receiver.url("/"));
+    let a = c.attempt(&d, 1).await;
+    assert_eq!(
+        (a.verdict.clone(), a.status, a.retry_after),
+        (Verdict::Retryable, Some(503), Some(Duration::from_secs(7)))
+    );
+    assert_eq!(c.attempt(&d, 2).await.verdict, Verdict::Retryable);
+    assert_eq!(c.attempt(&d, 3).await.verdict, Verdict::Retryable);
+    let gone = c.attempt(&d, 4).await;
+    assert_eq!((gone.verdict, gone.status), (Verdict::Gone, Some(410)));
+    let missing = c.attempt(&d, 5).await;
+    assert_eq!(
+        (missing.verdict, missing.status),
+        (Verdict::Permanent, Some(404))
+    );
+    assert!(missing.error.unwrap().contains("404"));
+    assert_eq!(c.attempt(&d, 6).await.verdict, Verdict::Success);
+    let closed = c.attempt(&d, 7).await;
+    assert_eq!(closed.verdict, Verdict::Retryable, "{closed:?}");
+    assert_eq!(closed.status, None);
+    assert!(closed.error.is_some());
+}
+
+#[tokio::test]
+async fn silent_receiver_times_out() {
+    let receiver = MockReceiver::start().await.unwrap();
+    receiver.otherwise(Reply::hang());
+    let mut config = loopback_config();
+    config.event_timeout = Duration::from_millis(300);
+    let a = client(&config)
+        .attempt(&delivery(&receiver.url("/")), 1)
+        .await;
+    assert!(a.timed_out, "{a:?}");
+    assert_eq!(a.verdict, Verdict::Retryable);
+    // The delivery's own timeout wins over the config's.
+    let mut d = delivery(&receiver.url("/"));
+    d.timeout = Some(Duration::from_millis(100));
+    let mut long = loopback_config();
+    long.event_timeout = Duration::from_secs(600);
+    let a = client(&long).attempt(&d, 1).await;
+    assert!(a.timed_out, "{a:?}");
+}
+
+#[tokio::test]
+async fn redirect_is_not_followed() {
+    let receiver = MockReceiver::start().await.unwrap();
+    receiver.script_path("/old", [Reply::status(302).header("Location", "/new")]);
+    let a = client(&loopback_config())
+        .attempt(&delivery(&receiver.url("/old")), 1)
+        .await;
+    assert_eq!(
+        (a.verdict.clone(), a.status),
+        (Verdict::Permanent, Some(302)),
+        "{a:?}"
+    );
+    assert!(
+        a.error
+            .as_deref()
+            .unwrap()
+            .contains("THORN_ALLOW_REDIRECTS"),
+        "{a:?}"
+    );
+    assert!(receiver.requests_on("/new").is_empty());
+    assert_eq!(receiver.len(), 1);
+}
+
+#[tokio::test]
+async fn redirect_is_followed_when_allowed() {
+    let receiver = MockReceiver::start().await.unwrap();
+    receiver.script_path("/old", [Reply::status(307).header("Location", "/new")]);
+    let mut config = loopback_config();
+    config.allow_redirects = true;
+    let a = client(&config)
+        .attempt(&delivery(&receiver.url("/old")), 1)
+        .await;
+    assert_eq!(a.verdict, Verdict::Success, "{a:?}");
+    let new = receiver.requests_on("/new");
+    assert_eq!(new.len(), 1);
+    new[0].verify_hook("s3cret", Digest::Sha256).unwrap();
+}
+
+#[tokio::test]
+async fn policy_refuses_before_connecting() {
+    let receiver = MockReceiver::start().await.unwrap();
+    let port = receiver.port();
+    // Any port, but the default address rules: loopback must be refused
+    // by address, not by port.
+    let mut any_port = Config::default();
+    any_port.recipients = RecipientPolicy::parse("allow_any_port").unwrap();
+    let c = client(&any_port);
+    for url in [
+        format!("http://127.0.0.1:{port}/"),
+        format!("http://localhost:{port}/"),
+        format!("http://[::1]:{port}/"),
+        format!("http://[::ffff:127.0.0.1]:{port}/"),
+        "http://10.0.0.1/".to_owned(),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+    ] {
+        let a = c.attempt(&delivery(&url), 1).await;
+        assert!(a.refused, "{url}: {a:?}");
+        assert_eq!(a.verdict, Verdict::Permanent, "{url}");
+        assert!(!a.timed_out, "{url}");
+        let e = a.error.unwrap();
+        assert!(e.contains("THORN_RECIPIENT_VALIDATORS"), "{url}: {e}");
+    }
+    // The default policy: the port is refused first, naming its setting.
+    let a = client(&Config::default())
+        .attempt(&delivery(&format!("http://127.0.0.1:{port}/")), 1)
+        .await;
+    assert!(a.refused);
+    assert!(a.error.unwrap().contains(&format!("allow_port={port}")));
+    assert_eq!(receiver.connections(), 0, "nothing reached the receiver");
+
+    // Allowed when configured.
+    let a = client(&loopback_config())
+        .attempt(&delivery(&receiver.url("/")), 1)
+        .await;
+    assert!(a.is_success(), "{a:?}");
+    assert_eq!(receiver.connections(), 1);
+}
+
+struct Pki {
+    ca_der: Vec<u8>,
+    chain: Vec<Vec<u8>>,
+    key: Vec<u8>,
+}
+
+fn pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose, SanType};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    leaf.subject_alt_names
+        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
+    Pki {
+        ca_der: ca_cert.der().to_vec(),
+        chain: vec![cert.der().to_vec()],
+        key: key.serialize_der(),
+    }
+}
+
+#[tokio::test]
+async fn tls_checks_certificates_and_trusts_added_roots() {
+    let pki = pki();
+    let receiver = MockReceiver::builder()
+        .tls(pki.chain.clone(), pki.key.clone())
+        .start()
+        .await
+        .unwrap();
+    let d = delivery(&receiver.url("/secure"));
+    assert!(d.subscriber.url.as_str().starts_with("https://"));
+
+    let untrusted = client(&loopback_config()).attempt(&d, 1).await;
+    assert_eq!(untrusted.verdict, Verdict::Permanent, "{untrusted:?}");
+    let e = untrusted.error.unwrap();
+    assert!(e.contains("TLS") && e.contains("certificate"), "{e}");
+    assert!(receiver.is_empty());
+
+    let mut config = loopback_config();
+    config
+        .extensions
+        .insert(TrustedRoots::new().add_der(pki.ca_der.clone()));
+    let trusted = client(&config).attempt(&d, 1).await;
+    assert!(trusted.is_success(), "{trusted:?}");
+    let r = &receiver.requests()[0];
+    assert_eq!(r.version, http::Version::HTTP_2, "ALPN picks HTTP/2");
+    r.verify_hook("s3cret", Digest::Sha256).unwrap();
+}
+
+#[tokio::test]
+async fn keep_alive_reuses_connections() {
+    let receiver = MockReceiver::start().await.unwrap();
+    let c = client(&loopback_config());
+    let d = delivery(&receiver.url("/"));
+    for n in 1..=200 {
+        assert!(c.attempt(&d, n).await.is_success());
+    }
+    assert_eq!(receiver.len(), 200);
+    assert_eq!(
+        receiver.connections(),
+        1,
+        "sequential attempts share one connection"
+    );
+}

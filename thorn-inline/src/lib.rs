@@ -1,0 +1,256 @@
+//! The `"default"` backend of Thorn webhooks: delivers in the calling task.
+//!
+//! [`Dispatcher::dispatch`] returns when every delivery of the batch has
+//! ended, with a [`Report`] of each outcome. Deliveries go out concurrently,
+//! at most `Config::concurrency` at once, started grouped by URL origin so
+//! that pooled keep-alive connections are reused; the deliveries of one
+//! subscription go one after another, in batch order, so a subscriber sees
+//! one batch's events in the order they were sent.
+//!
+//! **Retries are short and bounded**, because the caller waits: at most
+//! [`MAX_ATTEMPTS`] attempts (fewer if `Config::retry` allows fewer, one if
+//! retries are off), with the policy's backoff (or the receiver's
+//! `Retry-After`) capped at [`MAX_DELAY`]. Longer, durable retries are the
+//! `"redis"` backend's job.
+//!
+//! Every attempt is seen by `Config::observers` (non-final failures with
+//! [`Status::Retrying`]), by `tracing` (a `thorn.delivery` span per delivery,
+//! an event per attempt) and by the [`Metrics`] counters.
+//!
+//! ```no_run
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> thorn_core::Result<()> {
+//! use thorn_core::{Config, Event, Registry, Subscriber, Thorn};
+//!
+//! let mut registry = Registry::new();
+//! thorn_inline::register(&mut registry);
+//! let thorn = Thorn::new(Config::default(), &registry)?;
+//! thorn.subscribe(Subscriber::builder("article.*", "https://example.com/hooks", "s3cret").build()?).await?;
+//! let report = thorn.send(Event::new("article.created", serde_json::json!({"id": 1}))?).await?;
+//! println!("{:?}", report.outcomes);
+//! # Ok(()) }
+//! ```
+#![forbid(unsafe_code)]
+
+mod metrics;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use thorn_core::{
+    Batch, BoxFuture, Config, Delivery, Dispatcher, Outcome, Registry, Report, Result, RetryPolicy,
+    SharedObserver, Status,
+};
+use thorn_http::{Attempt, HttpClient, Verdict};
+use tracing::Instrument as _;
+
+pub use metrics::{Metrics, MetricsSnapshot};
+
+/// The name this backend is registered under.
+pub const NAME: &str = "default";
+
+/// The most attempts of one delivery in process (the first and two retries).
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// The longest wait between two attempts in process.
+pub const MAX_DELAY: Duration = Duration::from_secs(1);
+
+/// Registers the `"default"` backend. It uses an [`HttpClient`] found in
+/// `Config::extensions` (to share one pool with other code), else builds
+/// one from the config; likewise for [`Metrics`].
+pub fn register(registry: &mut Registry) {
+    registry.register(NAME, |config: &Config| {
+        Ok(Arc::new(Inline::new(config)?) as Arc<dyn Dispatcher>)
+    });
+}
+
+/// The `"default"` backend. Cheap to clone; clones share the HTTP client
+/// and the metrics.
+#[derive(Clone, Debug)]
+pub struct Inline {
+    client: HttpClient,
+    retry: RetryPolicy,
+    concurrency: usize,
+    observers: Arc<[SharedObserver]>,
+    metrics: Metrics,
+}
+
+impl Inline {
+    /// Builds the backend from `config`.
+    pub fn new(config: &Config) -> Result<Self> {
+        let client = match config.extensions.get::<HttpClient>() {
+            Some(c) => c.clone(),
+            None => HttpClient::new(config)?,
+        };
+        Ok(Self::with_client(config, client))
+    }
+
+    /// Builds the backend around an existing client.
+    pub fn with_client(config: &Config, client: HttpClient) -> Self {
+        Inline {
+            client,
+            retry: config.retry,
+            concurrency: config.concurrency.max(1),
+            observers: config.observers.iter().cloned().collect(),
+            metrics: config
+                .extensions
+                .get::<Metrics>()
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The counters of this backend.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The HTTP client.
+    pub fn client(&self) -> &HttpClient {
+        &self.client
+    }
+
+    /// How many attempts one delivery gets in process.
+    pub fn max_attempts(&self) -> u32 {
+        if self.retry.enabled {
+            self.retry.max_retries.saturating_add(1).min(MAX_ATTEMPTS)
+        } else {
+            1
+        }
+    }
+
+    /// Delivers one delivery: attempts until success, a final failure, or
+    /// the in-process limit.
+    pub async fn deliver(&self, delivery: &Delivery) -> Outcome {
+        let span = tracing::info_span!(
+            "thorn.delivery",
+            delivery = %delivery.id,
+            event = %delivery.event,
+            subscription = %delivery.subscriber.id,
+            url = %delivery.subscriber.url,
+        );
+        self.attempts(delivery).instrument(span).await
+    }
+
+    async fn attempts(&self, delivery: &Delivery) -> Outcome {
+        let mut outcome = Outcome::new(delivery, Status::Retrying);
+        let max = self.max_attempts();
+        for n in 1..=max {
+            let attempt = self.client.attempt(delivery, n).await;
+            self.metrics.attempt(attempt.refused);
+            outcome.attempts = n;
+            outcome.duration += attempt.duration;
+            outcome.http_status = attempt.status;
+            outcome.error.clone_from(&attempt.error);
+            let again = attempt.verdict == Verdict::Retryable && n < max;
+            outcome.status = status_of(&attempt, again);
+            tracing::info!(
+                attempt = n,
+                status = ?outcome.status,
+                http_status = attempt.status,
+                duration_ms = attempt.duration.as_millis() as u64,
+                error = attempt.error.as_deref(),
+                "thorn delivery attempt"
+            );
+            self.observe(&outcome, &attempt);
+            if !again {
+                break;
+            }
+            self.metrics.retry();
+            let delay = self.retry.delay(n, attempt.retry_after).min(MAX_DELAY);
+            tokio::time::sleep(delay).await;
+        }
+        self.metrics.ended(outcome.status);
+        outcome
+    }
+
+    fn observe(&self, outcome: &Outcome, attempt: &Attempt) {
+        for o in self.observers.iter() {
+            if attempt.is_success() {
+                o.on_success(outcome);
+            } else if attempt.timed_out {
+                o.on_timeout(outcome);
+            } else {
+                o.on_error(outcome);
+            }
+        }
+    }
+
+    /// Delivers one subscription's deliveries in order.
+    async fn lane(&self, lane: Vec<(usize, &Delivery)>) -> Vec<(usize, Outcome)> {
+        let mut out = Vec::with_capacity(lane.len());
+        for (i, d) in lane {
+            out.push((i, self.deliver(d).await));
+        }
+        out
+    }
+
+    async fn dispatch_batch(&self, batch: &Batch) -> Report {
+        let count = batch.delivery_count();
+        if count == 1 {
+            if let Some(d) = batch.deliveries().next() {
+                return Report {
+                    outcomes: vec![self.deliver(d).await],
+                };
+            }
+        }
+        let lanes = lanes(batch);
+        let mut slots: Vec<Option<Outcome>> = vec![None; count];
+        let mut work = Vec::with_capacity(lanes.len());
+        for lane in lanes {
+            work.push(self.lane(lane));
+        }
+        let mut results = futures_util::stream::iter(work).buffer_unordered(self.concurrency);
+        while let Some(done) = results.next().await {
+            for (i, o) in done {
+                slots[i] = Some(o);
+            }
+        }
+        Report {
+            outcomes: slots.into_iter().flatten().collect(),
+        }
+    }
+}
+
+/// The status after an attempt; `again` when another attempt follows.
+fn status_of(attempt: &Attempt, again: bool) -> Status {
+    match attempt.verdict {
+        Verdict::Success => Status::Delivered,
+        _ if again => Status::Retrying,
+        Verdict::Gone => Status::Gone,
+        _ if attempt.timed_out => Status::TimedOut,
+        _ => Status::Failed,
+    }
+}
+
+/// The batch's deliveries, one lane per subscription in batch order, lanes
+/// ordered by URL origin so those to one origin start together.
+fn lanes(batch: &Batch) -> Vec<Vec<(usize, &Delivery)>> {
+    let mut by_subscription: HashMap<_, usize> = HashMap::new();
+    let mut lanes: Vec<Vec<(usize, &Delivery)>> = Vec::new();
+    for (i, d) in batch.deliveries().enumerate() {
+        let lane = *by_subscription.entry(d.subscriber.id).or_insert_with(|| {
+            lanes.push(Vec::new());
+            lanes.len() - 1
+        });
+        lanes[lane].push((i, d));
+    }
+    // A stable sort keeps the batch order between lanes of one origin.
+    lanes.sort_by_cached_key(|l| {
+        l.first()
+            .map(|(_, d)| d.subscriber.url.origin().ascii_serialization())
+    });
+    lanes
+}
+
+impl Dispatcher for Inline {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn dispatch<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Report>> {
+        Box::pin(async move { Ok(self.dispatch_batch(batch).await) })
+    }
+}
