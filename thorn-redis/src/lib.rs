@@ -38,6 +38,7 @@ pub mod dead;
 pub mod entry;
 mod error;
 pub mod keys;
+mod lanes;
 mod options;
 pub mod producer;
 mod scripts;

@@ -1,7 +1,7 @@
 //! The worker: reads the queue through a consumer group, delivers, and
 //! settles each entry (acknowledge, retry later, or dead-letter) atomically.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::entry::{self, QueuedDelivery};
 use crate::error::{Error, Result};
 use crate::keys::{FIELD, GROUP, Keys};
+use crate::lanes::{Lanes, Turn};
 use crate::options::{Connection, RedisOptions};
 use crate::scripts;
 
@@ -194,6 +195,7 @@ impl WorkerBuilder {
                 reader,
                 slots: Arc::new(Semaphore::new(concurrency)),
                 deliveries: Arc::new(Semaphore::new(concurrency)),
+                lanes: Lanes::default(),
                 in_flight: Mutex::new(HashSet::new()),
                 next_due: AtomicU64::new(0),
                 promote: Notify::new(),
@@ -264,6 +266,8 @@ struct Shared {
     slots: Arc<Semaphore>,
     /// Deliveries in flight.
     deliveries: Arc<Semaphore>,
+    /// Each subscription's order of delivery.
+    lanes: Lanes,
     /// Ids of the entries in flight, for the heartbeat.
     in_flight: Mutex<HashSet<String>>,
     /// When the earliest known retry is due (Unix ms; 0 when none known).
@@ -512,18 +516,47 @@ fn spawn_entries(
             // pending and are reclaimed.
             break;
         };
-        let blob = match entry.map.remove(FIELD) {
-            Some(redis::Value::BulkString(b)) => Some(Bytes::from(b)),
-            _ => None,
+        let work = match entry.map.remove(FIELD) {
+            Some(redis::Value::BulkString(b)) => {
+                let blob = Bytes::from(b);
+                match entry::decode(&blob) {
+                    // Lanes are joined here, in read order.
+                    Ok(items) => Work::Lanes(lanes(shared, items)),
+                    Err(e) => Work::Malformed(blob.to_vec(), e.to_string()),
+                }
+            }
+            _ => Work::Malformed(Vec::new(), format!("malformed queue entry: no `{FIELD}` field")),
         };
         shared.in_flight().insert(entry.id.clone());
         let shared = Arc::clone(shared);
         tasks.spawn(async move {
-            process(&shared, &entry.id, blob).await;
+            let filed = match work {
+                Work::Lanes(lanes) => deliver(&shared, lanes).await,
+                Work::Malformed(blob, error) => Filed {
+                    retries: Vec::new(),
+                    dead: vec![DeadItem {
+                        blob,
+                        error,
+                        status: None,
+                    }],
+                },
+            };
+            settle(&shared, &entry.id, filed).await;
             shared.in_flight().remove(&entry.id);
             drop(permit);
         });
     }
+}
+
+enum Work {
+    Lanes(Vec<Lane>),
+    Malformed(Vec<u8>, String),
+}
+
+/// One subscription's deliveries of an entry, in order, with its turn.
+struct Lane {
+    turn: Turn,
+    items: Vec<QueuedDelivery>,
 }
 
 /// A delivery filed for a retry or the dead letters.
@@ -538,111 +571,118 @@ struct DeadItem {
     status: Option<u16>,
 }
 
-async fn process(shared: &Arc<Shared>, id: &str, blob: Option<Bytes>) {
-    let filed = match blob {
-        None => Filed {
-            retries: Vec::new(),
-            dead: vec![DeadItem {
-                blob: Vec::new(),
-                error: format!("malformed queue entry: no `{FIELD}` field"),
-                status: None,
-            }],
-        },
-        Some(blob) => match entry::decode(&blob) {
-            Ok(items) => deliver(shared, items).await,
-            Err(e) => Filed {
-                retries: Vec::new(),
-                dead: vec![DeadItem {
-                    blob: blob.to_vec(),
-                    error: e.to_string(),
-                    status: None,
-                }],
-            },
-        },
-    };
-    settle(shared, id, filed).await;
-}
-
 fn origin(d: &QueuedDelivery) -> (&str, Option<&str>, Option<u16>) {
     let u = &d.delivery.subscriber.url;
     (u.scheme(), u.host_str(), u.port_or_known_default())
 }
 
-async fn deliver(shared: &Arc<Shared>, mut items: Vec<QueuedDelivery>) -> Filed {
-    // Sorted by origin, deliveries to one receiver go out together and
-    // reuse its keep-alive connections.
-    items.sort_by(|a, b| origin(a).cmp(&origin(b)));
-    let mut set = JoinSet::new();
+/// Splits an entry into one lane per subscription (entry order kept within
+/// each), lanes sorted by URL origin so that deliveries to one receiver go
+/// out together and reuse its keep-alive connections.
+fn lanes(shared: &Shared, items: Vec<QueuedDelivery>) -> Vec<Lane> {
+    let mut index: HashMap<uuid::Uuid, usize> = HashMap::new();
+    let mut groups: Vec<Vec<QueuedDelivery>> = Vec::new();
     for item in items {
-        let http = shared.http.clone();
-        let sem = Arc::clone(&shared.deliveries);
+        let i = *index.entry(item.delivery.subscriber.id).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[i].push(item);
+    }
+    groups.sort_by(|a, b| origin(&a[0]).cmp(&origin(&b[0])));
+    groups
+        .into_iter()
+        .map(|items| Lane {
+            turn: shared.lanes.join(items[0].delivery.subscriber.id),
+            items,
+        })
+        .collect()
+}
+
+async fn deliver(shared: &Arc<Shared>, lanes: Vec<Lane>) -> Filed {
+    let mut set = JoinSet::new();
+    for mut lane in lanes {
+        let shared = Arc::clone(shared);
         set.spawn(async move {
-            let attempt = match sem.acquire_owned().await {
-                Ok(_permit) => http.attempt(&item.delivery, item.attempts + 1).await,
-                Err(_) => unreachable_attempt(),
-            };
-            (item, attempt)
+            lane.turn.wait().await;
+            let mut done = Vec::with_capacity(lane.items.len());
+            for item in lane.items {
+                let attempt = match Arc::clone(&shared.deliveries).acquire_owned().await {
+                    Ok(_permit) => shared.http.attempt(&item.delivery, item.attempts + 1).await,
+                    Err(_) => unreachable_attempt(),
+                };
+                done.push((item, attempt));
+            }
+            shared.lanes.leave(lane.turn);
+            done
         });
     }
     let mut filed = Filed {
         retries: Vec::new(),
         dead: Vec::new(),
     };
-    let policy = shared.config.retry;
     while let Some(done) = set.join_next().await {
-        let Ok((item, attempt)) = done else {
-            // A panicked attempt leaves its delivery unsettled in this
-            // entry; the entry is still settled so the others are not
-            // repeated. Panics are bugs, logged by the runtime.
-            tracing::error!("a delivery attempt panicked");
+        let Ok(done) = done else {
+            // A panicked lane leaves its deliveries unsettled in this entry;
+            // the entry is still settled so the others are not repeated.
+            tracing::error!("a delivery lane panicked");
             continue;
         };
-        let n = item.attempts + 1;
-        let mut outcome = Outcome::new(&item.delivery, Status::Delivered);
-        outcome.attempts = n;
-        outcome.http_status = attempt.status;
-        outcome.duration = attempt.duration;
-        outcome.error = attempt.error.clone();
-        match attempt.verdict {
-            Verdict::Success => {
-                shared.counters.delivered.fetch_add(1, Ordering::Relaxed);
-                for o in &shared.config.observers {
-                    o.on_success(&outcome);
-                }
-                continue;
-            }
-            Verdict::Retryable if policy.should_retry(n) => {
-                let delay = policy.delay(n, attempt.retry_after);
-                let due = now_ms().saturating_add(delay.as_millis() as u64);
-                filed.retries.push((due, entry::encode_one(&item.delivery, n)));
-                shared.counters.retried.fetch_add(1, Ordering::Relaxed);
-                outcome.status = Status::Retrying;
-            }
-            ref verdict => {
-                outcome.status = match verdict {
-                    Verdict::Gone => Status::Gone,
-                    _ if attempt.timed_out => Status::TimedOut,
-                    _ => Status::Failed,
-                };
-                filed.dead.push(DeadItem {
-                    blob: entry::encode_one(&item.delivery, n),
-                    error: last_error(&attempt),
-                    status: attempt.status,
-                });
-                shared.counters.dead.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(delivery = %item.delivery.id, url = %item.delivery.subscriber.url, attempts = n,
-                    error = %last_error(&attempt), "delivery moved to the dead letters");
-            }
-        }
-        for o in &shared.config.observers {
-            if attempt.timed_out {
-                o.on_timeout(&outcome);
-            } else {
-                o.on_error(&outcome);
-            }
+        for (item, attempt) in done {
+            file(shared, &mut filed, item, &attempt);
         }
     }
     filed
+}
+
+/// Reports an attempt to the observers and files a failed delivery.
+fn file(shared: &Shared, filed: &mut Filed, item: QueuedDelivery, attempt: &Attempt) {
+    let policy = shared.config.retry;
+    let n = item.attempts + 1;
+    let mut outcome = Outcome::new(&item.delivery, Status::Delivered);
+    outcome.attempts = n;
+    outcome.http_status = attempt.status;
+    outcome.duration = attempt.duration;
+    outcome.error = attempt.error.clone();
+    match attempt.verdict {
+        Verdict::Success => {
+            shared.counters.delivered.fetch_add(1, Ordering::Relaxed);
+            for o in &shared.config.observers {
+                o.on_success(&outcome);
+            }
+            return;
+        }
+        Verdict::Retryable if policy.should_retry(n) => {
+            let delay = policy.delay(n, attempt.retry_after);
+            let due = now_ms().saturating_add(delay.as_millis() as u64);
+            filed.retries.push((due, entry::encode_one(&item.delivery, n)));
+            shared.counters.retried.fetch_add(1, Ordering::Relaxed);
+            outcome.status = Status::Retrying;
+        }
+        ref verdict => {
+            outcome.status = match verdict {
+                Verdict::Gone => Status::Gone,
+                _ if attempt.timed_out => Status::TimedOut,
+                _ => Status::Failed,
+            };
+            let error = last_error(attempt);
+            tracing::warn!(delivery = %item.delivery.id, url = %item.delivery.subscriber.url, attempts = n,
+                error = %error, "delivery moved to the dead letters");
+            filed.dead.push(DeadItem {
+                blob: entry::encode_one(&item.delivery, n),
+                error,
+                status: attempt.status,
+            });
+            shared.counters.dead.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    for o in &shared.config.observers {
+        if attempt.timed_out {
+            o.on_timeout(&outcome);
+        } else {
+            o.on_error(&outcome);
+        }
+    }
 }
 
 fn unreachable_attempt() -> Attempt {
