@@ -154,7 +154,8 @@ impl HttpClient {
 
     async fn exchange(&self, delivery: &Delivery) -> Attempt {
         let mut headers = self.headers(delivery);
-        let mut url = delivery.subscriber.url.clone();
+        // Borrowed until a redirect is followed.
+        let mut url = std::borrow::Cow::Borrowed(&delivery.subscriber.url);
         for hop in 0..=MAX_REDIRECTS {
             let uri: Uri = match url.as_str().parse() {
                 Ok(u) => u,
@@ -202,7 +203,7 @@ impl HttpClient {
                                 ..refused(&refusal)
                             };
                         }
-                        url = next;
+                        url = std::borrow::Cow::Owned(next);
                         continue;
                     }
                     (true, _) => {

@@ -500,6 +500,6 @@ impl Suite {
         let outcome = run.outcome(&report, 0).await;
         assert_eq!(outcome.status, Status::TimedOut, "{outcome:?}");
         assert_eq!(outcome.http_status, None);
-        assert!(receiver.len() >= 1, "the request reached the receiver");
+        assert!(!receiver.is_empty(), "the request reached the receiver");
     }
 }

@@ -3,7 +3,7 @@
 //! An application calls [`Thorn::send`] on an [`Event`]; Thorn finds every
 //! matching subscription, signs the payload and POSTs it to each subscriber
 //! through a backend chosen by name at run time (`THORN_DISPATCHER`). Each
-//! backend is a cargo feature; [`registry`] holds every enabled one.
+//! backend is a cargo feature; [`registry()`] holds every enabled one.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -46,7 +46,7 @@ pub fn registry() -> Registry {
 }
 
 /// Builds a [`Thorn`] from the process environment: [`Config::from_env`]
-/// and the backend that `THORN_DISPATCHER` names, from [`registry`].
+/// and the backend that `THORN_DISPATCHER` names, from [`registry()`].
 pub trait FromEnv: Sized {
     /// Reads `THORN_*` and builds.
     fn from_env() -> Result<Self>;

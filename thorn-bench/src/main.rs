@@ -1,0 +1,192 @@
+//! Deliveries per second through Thorn's backends to a local receiver,
+//! next to a bare hyper client loop doing the same work (POST the same body
+//! with an HMAC-SHA256 header), at concurrency 1 and 64.
+//!
+//! ```text
+//! cargo run --release -p thorn-bench            # default: 20000 deliveries per row
+//! THORN_BENCH_DELIVERIES=5000 cargo run --release -p thorn-bench
+//! ```
+//!
+//! Each row is a [`Scenario`]; a backend (say, `"redis"` with its worker)
+//! joins the table by adding one to the `scenarios` list in `main`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use hmac::{Hmac, Mac};
+use http_body_util::Full;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::json;
+use sha2::Sha256;
+use thorn::{Config, Event, RecipientPolicy, Status, Subscriber, Thorn};
+use thorn_testkit::receiver::MockReceiver;
+
+const SECRET: &str = "bench-secret";
+
+type Sender = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
+/// One row of the table: a name, and how to make one delivery.
+struct Scenario {
+    name: &'static str,
+    send: Sender,
+}
+
+/// One measurement.
+struct Row {
+    name: &'static str,
+    concurrency: usize,
+    deliveries: usize,
+    failures: usize,
+    elapsed: Duration,
+}
+
+impl Row {
+    fn per_second(&self) -> f64 {
+        self.deliveries as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+fn data(i: usize) -> serde_json::Value {
+    json!({"id": i, "name": "Ada Lovelace", "email": "ada@example.com", "tags": ["a", "b", "c"]})
+}
+
+async fn thorn_default(receiver: &MockReceiver) -> Scenario {
+    let mut config = Config::from_env().unwrap();
+    config.dispatcher = "default".into();
+    config.recipients = RecipientPolicy::allow_loopback_any_port();
+    let thorn = Thorn::new(config, &thorn::registry()).unwrap();
+    thorn
+        .subscribe(
+            Subscriber::builder("bench.*", receiver.url("/default"), SECRET)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    Scenario {
+        name: "thorn default",
+        send: Arc::new(move |i| {
+            let thorn = thorn.clone();
+            Box::pin(async move {
+                match thorn.send(Event::new("bench.tick", data(i)).unwrap()).await {
+                    Ok(r) => r.count(Status::Delivered) == 1,
+                    Err(_) => false,
+                }
+            })
+        }),
+    }
+}
+
+fn bare_hyper(receiver: &MockReceiver) -> Scenario {
+    let client: Client<HttpConnector, Full<Bytes>> =
+        Client::builder(TokioExecutor::new()).build_http();
+    let uri: http::Uri = receiver.url("/bare").parse().unwrap();
+    Scenario {
+        name: "bare hyper",
+        send: Arc::new(move |i| {
+            let client = client.clone();
+            let uri = uri.clone();
+            Box::pin(async move {
+                let body = Bytes::from(serde_json::to_vec(&data(i)).unwrap());
+                let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+                mac.update(&body);
+                let sig =
+                    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+                let request = http::Request::post(uri)
+                    .header("content-type", "application/json")
+                    .header("hook-hmac", sig)
+                    .body(Full::new(body))
+                    .unwrap();
+                match client.request(request).await {
+                    Ok(r) => {
+                        let ok = r.status().is_success();
+                        let _ = http_body_util::BodyExt::collect(r.into_body()).await;
+                        ok
+                    }
+                    Err(_) => false,
+                }
+            })
+        }),
+    }
+}
+
+async fn measure(scenario: &Scenario, concurrency: usize, deliveries: usize) -> Row {
+    let per_task = deliveries / concurrency;
+    // Warm the pool so rows compare steady states.
+    for i in 0..concurrency.min(8) {
+        (scenario.send)(i).await;
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(concurrency);
+    for t in 0..concurrency {
+        let send = Arc::clone(&scenario.send);
+        tasks.push(tokio::spawn(async move {
+            let mut failures = 0;
+            for i in 0..per_task {
+                if !send(t * per_task + i).await {
+                    failures += 1;
+                }
+            }
+            failures
+        }));
+    }
+    let mut failures = 0;
+    for t in tasks {
+        failures += t.await.unwrap();
+    }
+    Row {
+        name: scenario.name,
+        concurrency,
+        deliveries: per_task * concurrency,
+        failures,
+        elapsed: started.elapsed(),
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let deliveries: usize = std::env::var("THORN_BENCH_DELIVERIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let receiver = MockReceiver::start().await.unwrap();
+    let scenarios = vec![thorn_default(&receiver).await, bare_hyper(&receiver)];
+    let mut rows = Vec::new();
+    for concurrency in [1, 64] {
+        for s in &scenarios {
+            let row = measure(s, concurrency, deliveries).await;
+            println!(
+                "{:<16} c={:<3} {:>7} deliveries in {:>6.2} s: {:>9.0}/s ({} failed)",
+                row.name,
+                row.concurrency,
+                row.deliveries,
+                row.elapsed.as_secs_f64(),
+                row.per_second(),
+                row.failures
+            );
+            rows.push(row);
+            receiver.clear();
+        }
+    }
+    println!();
+    for concurrency in [1, 64] {
+        let rate = |name: &str| {
+            rows.iter()
+                .find(|r| r.name == name && r.concurrency == concurrency)
+                .map(Row::per_second)
+        };
+        if let (Some(base), Some(bare)) = (rate("thorn default"), rate("bare hyper")) {
+            println!(
+                "c={concurrency:<3} thorn default / bare hyper = {:.2}",
+                base / bare
+            );
+        }
+    }
+}
