@@ -42,7 +42,7 @@ pub struct DeadLetter {
 /// use thorn_redis::{DeadLetters, RedisOptions};
 /// let dead = DeadLetters::new(RedisOptions::default())?;
 /// for letter in dead.list(100).await? {
-///     println!("{} {:?}: {}", letter.id, letter.delivery.map(|d| d.subscriber.url), letter.error);
+///     println!("{} {:?}: {}", letter.id, letter.delivery.map(|d| d.subscriber.url.clone()), letter.error);
 /// }
 /// dead.replay_all().await?;
 /// # Ok(()) }

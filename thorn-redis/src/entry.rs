@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! "TH1"                                      magic and version
+//! 16 bytes                                   the batch's id (zeros: none)
 //! n, n × (len, bytes)                        bodies
 //! n, n × (len, subscription as JSON)         subscriptions (with secrets)
 //! n, n × (len, UTF-8)                        event names
@@ -12,7 +13,9 @@
 //!         flags, attempts made)
 //! ```
 //!
-//! Every number is an unsigned LEB128 varint. The same format holds one
+//! Every number is an unsigned LEB128 varint. A flushed batch that spans
+//! several entries gives them one batch id, so that a worker keeps each
+//! subscription's deliveries of that batch in order across the entries. The same format holds one
 //! delivery in the retry set and in the dead-letter stream, so a delivery
 //! keeps its id (and everything else) through retries and replays.
 
@@ -52,6 +55,7 @@ impl std::error::Error for DecodeError {}
 /// Collects deliveries into one entry, deduplicating what they share.
 #[derive(Debug, Default)]
 pub struct EntryEncoder<'a> {
+    batch: Option<Uuid>,
     bodies: Vec<&'a Bytes>,
     body_index: HashMap<(usize, usize), u32>,
     subs: Vec<&'a Subscriber>,
@@ -73,6 +77,11 @@ impl<'a> EntryEncoder<'a> {
     /// An empty encoder.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Marks the entry as part of the multi-entry batch `id`.
+    pub fn set_batch(&mut self, id: Option<Uuid>) {
+        self.batch = id;
     }
 
     /// How many deliveries it holds.
@@ -121,6 +130,7 @@ impl<'a> EntryEncoder<'a> {
         let bodies: usize = self.bodies.iter().map(|b| b.len()).sum();
         out.reserve(bodies + 64 * self.items.len() + 256 * self.subs.len());
         out.extend_from_slice(MAGIC);
+        out.extend_from_slice(self.batch.unwrap_or(Uuid::nil()).as_bytes());
         put_len(out, self.bodies.len());
         for b in &self.bodies {
             put_len(out, b.len());
@@ -155,6 +165,16 @@ impl<'a> EntryEncoder<'a> {
         }
     }
 
+    /// Forgets the deliveries (keeping the batch id and the allocations).
+    pub fn clear(&mut self) {
+        self.bodies.clear();
+        self.body_index.clear();
+        self.subs.clear();
+        self.sub_index.clear();
+        self.names.clear();
+        self.items.clear();
+    }
+
     /// The encoded entry.
     pub fn to_vec(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -170,12 +190,20 @@ pub fn encode_one(delivery: &Delivery, attempts: u32) -> Vec<u8> {
     enc.to_vec()
 }
 
-/// Decodes an entry. Bodies are slices of `data`, not copies.
+/// Decodes an entry's deliveries. Bodies are slices of `data`, not copies.
 pub fn decode(data: &Bytes) -> Result<Vec<QueuedDelivery>, DecodeError> {
+    decode_entry(data).map(|(_, d)| d)
+}
+
+/// Decodes an entry: its batch id (if it is one of several entries of a
+/// batch) and its deliveries.
+pub fn decode_entry(data: &Bytes) -> Result<(Option<Uuid>, Vec<QueuedDelivery>), DecodeError> {
     let mut r = Reader { data, pos: 0 };
     if r.take(3)? != MAGIC {
         return Err(DecodeError("unknown format (no TH1 header)".into()));
     }
+    let batch = Uuid::from_slice(r.take(16)?).map_err(|e| DecodeError(e.to_string()))?;
+    let batch = (!batch.is_nil()).then_some(batch);
     let n = r.count()?;
     let mut bodies = Vec::with_capacity(n);
     for _ in 0..n {
@@ -228,7 +256,7 @@ pub fn decode(data: &Bytes) -> Result<Vec<QueuedDelivery>, DecodeError> {
     if r.pos != data.len() {
         return Err(DecodeError(format!("{} bytes after the last delivery", data.len() - r.pos)));
     }
-    Ok(out)
+    Ok((batch, out))
 }
 
 fn pick<T: Clone>(items: &[T], i: usize, what: &str) -> Result<T, DecodeError> {
@@ -317,6 +345,8 @@ mod tests {
         d2.standard_webhooks = true;
         let d3 = delivery("a.c", &a, &body2);
         let mut enc = EntryEncoder::new();
+        let batch = Uuid::new_v4();
+        enc.set_batch(Some(batch));
         enc.push(&d1, 0);
         enc.push(&d2, 3);
         enc.push(&d3, 0);
@@ -324,7 +354,8 @@ mod tests {
         // Each body is stored once.
         let text = String::from_utf8_lossy(&bytes);
         assert_eq!(text.matches(r#"{"id":1}"#).count(), 1);
-        let got = decode(&bytes).unwrap();
+        let (got_batch, got) = decode_entry(&bytes).unwrap();
+        assert_eq!(got_batch, Some(batch));
         assert_eq!(got.len(), 3);
         assert_eq!(got[0].delivery.id, d1.id);
         assert_eq!(got[0].delivery.timeout, Some(Duration::from_millis(1500)));
@@ -344,7 +375,7 @@ mod tests {
         let a = Arc::new(Subscriber::builder("a.*", "https://a.example/", "k").build().unwrap());
         let body = Bytes::from_static(b"{}");
         let bytes = encode_one(&delivery("a.b", &a, &body), 0);
-        for cut in [3, 10, bytes.len() - 1] {
+        for cut in [3, 10, 25, bytes.len() - 1] {
             assert!(decode(&Bytes::copy_from_slice(&bytes[..cut])).is_err(), "cut at {cut}");
         }
         let mut long = bytes.clone();

@@ -1,6 +1,6 @@
 //! Per-subscription lanes: a worker delivers each subscription's deliveries
-//! one after another, in the order it read them (within an entry and across
-//! the entries it holds), while different subscriptions go in parallel.
+//! of one batch one after another, in the order it read them (across the
+//! batch's entries), while other subscriptions and batches go in parallel.
 //!
 //! Each lane of an entry takes a [`Turn`] when the entry is read; the turn
 //! waits for the previous turn of the same subscription to be left. Turns
@@ -13,6 +13,9 @@ use std::sync::Mutex;
 use tokio::sync::oneshot;
 use uuid::Uuid;
 
+/// A batch's id and a subscription's id.
+pub(crate) type LaneKey = (Uuid, Uuid);
+
 #[derive(Debug, Default)]
 pub(crate) struct Lanes {
     inner: Mutex<Tails>,
@@ -22,14 +25,14 @@ pub(crate) struct Lanes {
 struct Tails {
     next: u64,
     /// The last turn of each subscription with one outstanding.
-    last: HashMap<Uuid, (u64, oneshot::Receiver<()>)>,
+    last: HashMap<LaneKey, (u64, oneshot::Receiver<()>)>,
 }
 
 /// A lane's place in line. Dropping it (or [`Lanes::leave`]) lets the next
 /// turn of the subscription go.
 #[derive(Debug)]
 pub(crate) struct Turn {
-    sub: Uuid,
+    sub: LaneKey,
     seq: u64,
     prev: Option<oneshot::Receiver<()>>,
     _done: oneshot::Sender<()>,
@@ -40,8 +43,8 @@ impl Lanes {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes the next turn of subscription `sub`.
-    pub(crate) fn join(&self, sub: Uuid) -> Turn {
+    /// Takes the next turn of lane `sub` (a batch and a subscription).
+    pub(crate) fn join(&self, sub: LaneKey) -> Turn {
         let (tx, rx) = oneshot::channel();
         let mut t = self.tails();
         t.next += 1;
@@ -89,10 +92,10 @@ mod tests {
     #[tokio::test]
     async fn turns_of_one_subscription_go_in_order() {
         let lanes = Lanes::default();
-        let a = Uuid::new_v4();
+        let a = (Uuid::new_v4(), Uuid::new_v4());
         let mut first = lanes.join(a);
         let mut second = lanes.join(a);
-        let mut other = lanes.join(Uuid::new_v4());
+        let mut other = lanes.join((a.0, Uuid::new_v4()));
         first.wait().await;
         other.wait().await;
         // The second waits until the first is left.

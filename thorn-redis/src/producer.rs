@@ -79,21 +79,28 @@ impl RedisDispatcher {
     pub fn encode(&self, batch: &Batch) -> Vec<Vec<u8>> {
         let mut entries = Vec::with_capacity(batch.events.len() / self.chunk_size + 1);
         let mut enc = EntryEncoder::new();
+        // Entries of one batch share an id, so that a worker keeps each
+        // subscription's deliveries in batch order across them.
+        let spans = batch.events.len() > self.chunk_size || batch.delivery_count() > MAX_DELIVERIES_PER_ENTRY;
+        let id = spans.then(uuid::Uuid::new_v4);
+        enc.set_batch(id);
         let mut events = 0;
+        let cut = |enc: &mut EntryEncoder<'_>, entries: &mut Vec<Vec<u8>>| {
+            entries.push(enc.to_vec());
+            enc.clear();
+        };
         for event in &batch.events {
             if event.deliveries.is_empty() {
                 continue;
             }
             let full = events == self.chunk_size || enc.len() + event.deliveries.len() > MAX_DELIVERIES_PER_ENTRY;
             if full && !enc.is_empty() {
-                entries.push(enc.to_vec());
-                enc = EntryEncoder::new();
+                cut(&mut enc, &mut entries);
                 events = 0;
             }
             for d in &event.deliveries {
                 if enc.len() == MAX_DELIVERIES_PER_ENTRY {
-                    entries.push(enc.to_vec());
-                    enc = EntryEncoder::new();
+                    cut(&mut enc, &mut entries);
                     events = 0;
                 }
                 enc.push(d, 0);

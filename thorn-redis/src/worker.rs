@@ -519,9 +519,9 @@ fn spawn_entries(
         let work = match entry.map.remove(FIELD) {
             Some(redis::Value::BulkString(b)) => {
                 let blob = Bytes::from(b);
-                match entry::decode(&blob) {
+                match entry::decode_entry(&blob) {
                     // Lanes are joined here, in read order.
-                    Ok(items) => Work::Lanes(lanes(shared, items)),
+                    Ok((batch, items)) => Work::Lanes(lanes(shared, batch, items)),
                     Err(e) => Work::Malformed(blob.to_vec(), e.to_string()),
                 }
             }
@@ -553,9 +553,10 @@ enum Work {
     Malformed(Vec<u8>, String),
 }
 
-/// One subscription's deliveries of an entry, in order, with its turn.
+/// One subscription's deliveries of an entry, in order, with its turn when
+/// the entry is one of several of a batch.
 struct Lane {
-    turn: Turn,
+    turn: Option<Turn>,
     items: Vec<QueuedDelivery>,
 }
 
@@ -578,8 +579,10 @@ fn origin(d: &QueuedDelivery) -> (&str, Option<&str>, Option<u16>) {
 
 /// Splits an entry into one lane per subscription (entry order kept within
 /// each), lanes sorted by URL origin so that deliveries to one receiver go
-/// out together and reuse its keep-alive connections.
-fn lanes(shared: &Shared, items: Vec<QueuedDelivery>) -> Vec<Lane> {
+/// out together and reuse its keep-alive connections. Lanes of an entry
+/// that is one of several of a batch wait for the same subscription's lane
+/// of the batch's earlier entries.
+fn lanes(shared: &Shared, batch: Option<uuid::Uuid>, items: Vec<QueuedDelivery>) -> Vec<Lane> {
     let mut index: HashMap<uuid::Uuid, usize> = HashMap::new();
     let mut groups: Vec<Vec<QueuedDelivery>> = Vec::new();
     for item in items {
@@ -593,7 +596,7 @@ fn lanes(shared: &Shared, items: Vec<QueuedDelivery>) -> Vec<Lane> {
     groups
         .into_iter()
         .map(|items| Lane {
-            turn: shared.lanes.join(items[0].delivery.subscriber.id),
+            turn: batch.map(|b| shared.lanes.join((b, items[0].delivery.subscriber.id))),
             items,
         })
         .collect()
@@ -604,7 +607,9 @@ async fn deliver(shared: &Arc<Shared>, lanes: Vec<Lane>) -> Filed {
     for mut lane in lanes {
         let shared = Arc::clone(shared);
         set.spawn(async move {
-            lane.turn.wait().await;
+            if let Some(turn) = lane.turn.as_mut() {
+                turn.wait().await;
+            }
             let mut done = Vec::with_capacity(lane.items.len());
             for item in lane.items {
                 let attempt = match Arc::clone(&shared.deliveries).acquire_owned().await {
@@ -613,7 +618,9 @@ async fn deliver(shared: &Arc<Shared>, lanes: Vec<Lane>) -> Filed {
                 };
                 done.push((item, attempt));
             }
-            shared.lanes.leave(lane.turn);
+            if let Some(turn) = lane.turn {
+                shared.lanes.leave(turn);
+            }
             done
         });
     }
