@@ -198,6 +198,53 @@ pub fn decode(data: &Bytes) -> Result<Vec<QueuedDelivery>, DecodeError> {
 /// Decodes an entry: its batch id (if it is one of several entries of a
 /// batch) and its deliveries.
 pub fn decode_entry(data: &Bytes) -> Result<(Option<Uuid>, Vec<QueuedDelivery>), DecodeError> {
+    decode_with(data, None)
+}
+
+/// Subscriptions already decoded, keyed by their stored JSON, so that a
+/// worker parses each subscription once rather than once per entry.
+/// Bounded: it is emptied when it grows past 10,000.
+#[derive(Default)]
+pub struct SubscriberCache {
+    map: std::sync::Mutex<HashMap<Bytes, Arc<Subscriber>>>,
+}
+
+impl fmt::Debug for SubscriberCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubscriberCache").finish_non_exhaustive()
+    }
+}
+
+impl SubscriberCache {
+    const LIMIT: usize = 10_000;
+
+    fn get_or_parse(&self, json: &[u8]) -> Result<Arc<Subscriber>, serde_json::Error> {
+        let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = map.get(json) {
+            return Ok(Arc::clone(s));
+        }
+        let sub = Arc::new(serde_json::from_slice::<Subscriber>(json)?);
+        if map.len() >= Self::LIMIT {
+            map.clear();
+        }
+        // A copy: a slice would keep the whole entry alive.
+        map.insert(Bytes::copy_from_slice(json), Arc::clone(&sub));
+        Ok(sub)
+    }
+}
+
+/// Like [`decode_entry`], reusing subscriptions decoded before.
+pub fn decode_entry_cached(
+    data: &Bytes,
+    cache: &SubscriberCache,
+) -> Result<(Option<Uuid>, Vec<QueuedDelivery>), DecodeError> {
+    decode_with(data, Some(cache))
+}
+
+fn decode_with(
+    data: &Bytes,
+    cache: Option<&SubscriberCache>,
+) -> Result<(Option<Uuid>, Vec<QueuedDelivery>), DecodeError> {
     let mut r = Reader { data, pos: 0 };
     if r.take(3)? != MAGIC {
         return Err(DecodeError("unknown format (no TH1 header)".into()));
@@ -217,9 +264,12 @@ pub fn decode_entry(data: &Bytes) -> Result<(Option<Uuid>, Vec<QueuedDelivery>),
     for i in 0..n {
         let len = r.count()?;
         let json = r.take(len)?;
-        let sub: Subscriber =
-            serde_json::from_slice(json).map_err(|e| DecodeError(format!("subscription {i}: {e}")))?;
-        subs.push(Arc::new(sub));
+        let sub = match cache {
+            Some(c) => c.get_or_parse(json),
+            None => serde_json::from_slice::<Subscriber>(json).map(Arc::new),
+        }
+        .map_err(|e| DecodeError(format!("subscription {i}: {e}")))?;
+        subs.push(sub);
     }
     let n = r.count()?;
     let mut names = Vec::with_capacity(n);

@@ -12,7 +12,7 @@ use redis::AsyncCommands;
 use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
 use thorn_core::{Config, Outcome, Status};
 use thorn_http::{Attempt, HttpClient, Verdict};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +29,9 @@ pub const ACK_MARGIN: Duration = Duration::from_secs(1);
 
 /// Entries one read or reclaim asks for at most.
 const READ_COUNT: usize = 64;
+
+/// Entries one settle call settles at most.
+const SETTLE_BATCH: usize = 256;
 
 /// Retries one promotion moves at most (then it runs again at once).
 const PROMOTE_COUNT: usize = 1000;
@@ -183,6 +186,7 @@ impl WorkerBuilder {
         // A blocking read holds its connection: give it one of its own.
         let reader = self.options.connection(self.block + self.options.response_timeout)?;
         let concurrency = self.config.concurrency.max(1);
+        let (settle_tx, settle_rx) = mpsc::unbounded_channel();
         Ok(Worker {
             shared: Arc::new(Shared {
                 keys: self.options.keys(),
@@ -200,6 +204,9 @@ impl WorkerBuilder {
                 next_due: AtomicU64::new(0),
                 promote: Notify::new(),
                 counters: Counters::default(),
+                settle_tx,
+                settle_rx: Mutex::new(Some(settle_rx)),
+                subscribers: entry::SubscriberCache::default(),
                 config: self.config,
             }),
             shutdown: ShutdownHandle::default(),
@@ -274,6 +281,11 @@ struct Shared {
     next_due: AtomicU64,
     promote: Notify,
     counters: Counters,
+    settle_tx: mpsc::UnboundedSender<SettleJob>,
+    /// The settler's end of `settle_tx`, taken by `run`.
+    settle_rx: Mutex<Option<mpsc::UnboundedReceiver<SettleJob>>>,
+    /// Subscriptions already decoded, by their stored JSON.
+    subscribers: entry::SubscriberCache,
 }
 
 impl Shared {
@@ -326,6 +338,14 @@ impl Worker {
         let drained = CancellationToken::new();
         let promoter = tokio::spawn(promote_loop(Arc::clone(&shared), stop.clone()));
         let heart = tokio::spawn(heartbeat_loop(Arc::clone(&shared), drained.clone()));
+        let settle_rx = shared.settle_rx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(settle_rx) = settle_rx else {
+            return Err(Error::Setting {
+                name: "run",
+                reason: "this worker already ran".into(),
+            });
+        };
+        let settler = tokio::spawn(settle_loop(Arc::clone(&shared), settle_rx, drained.clone()));
         tracing::info!(queue = %shared.keys.queue, consumer = %shared.consumer, url = %shared.options.redacted_url(), "thorn worker started");
 
         let mut tasks = JoinSet::new();
@@ -378,6 +398,7 @@ impl Worker {
         drained.cancel();
         let _ = promoter.await;
         let _ = heart.await;
+        let _ = settler.await;
         leave_group(&shared).await;
         let stats = shared.counters.snapshot();
         tracing::info!(?stats, "thorn worker stopped");
@@ -519,7 +540,7 @@ fn spawn_entries(
         let work = match entry.map.remove(FIELD) {
             Some(redis::Value::BulkString(b)) => {
                 let blob = Bytes::from(b);
-                match entry::decode_entry(&blob) {
+                match entry::decode_entry_cached(&blob, &shared.subscribers) {
                     // Lanes are joined here, in read order.
                     Ok((batch, items)) => Work::Lanes(lanes(shared, batch, items)),
                     Err(e) => Work::Malformed(blob.to_vec(), e.to_string()),
@@ -541,7 +562,7 @@ fn spawn_entries(
                     }],
                 },
             };
-            settle(&shared, &entry.id, filed).await;
+            settle(&shared, entry.id.clone(), filed).await;
             shared.in_flight().remove(&entry.id);
             drop(permit);
         });
@@ -602,32 +623,24 @@ fn lanes(shared: &Shared, batch: Option<uuid::Uuid>, items: Vec<QueuedDelivery>)
         .collect()
 }
 
-async fn deliver(shared: &Arc<Shared>, lanes: Vec<Lane>) -> Filed {
-    let mut set = JoinSet::new();
-    for mut lane in lanes {
-        let shared = Arc::clone(shared);
-        set.spawn(async move {
-            if let Some(turn) = lane.turn.as_mut() {
-                turn.wait().await;
-            }
-            let mut done = Vec::with_capacity(lane.items.len());
-            for item in lane.items {
-                let attempt = match Arc::clone(&shared.deliveries).acquire_owned().await {
-                    Ok(_permit) => shared.http.attempt(&item.delivery, item.attempts + 1).await,
-                    Err(_) => unreachable_attempt(),
-                };
-                done.push((item, attempt));
-            }
-            if let Some(turn) = lane.turn {
-                shared.lanes.leave(turn);
-            }
-            done
-        });
-    }
+async fn deliver(shared: &Arc<Shared>, mut lanes: Vec<Lane>) -> Filed {
     let mut filed = Filed {
         retries: Vec::new(),
         dead: Vec::new(),
     };
+    // Most entries are one send to one subscriber: no task to spawn.
+    if lanes.len() == 1 {
+        if let Some(lane) = lanes.pop() {
+            for (item, attempt) in run_lane(Arc::clone(shared), lane).await {
+                file(shared, &mut filed, item, &attempt);
+            }
+        }
+        return filed;
+    }
+    let mut set = JoinSet::new();
+    for lane in lanes {
+        set.spawn(run_lane(Arc::clone(shared), lane));
+    }
     while let Some(done) = set.join_next().await {
         let Ok(done) = done else {
             // A panicked lane leaves its deliveries unsettled in this entry;
@@ -640,6 +653,25 @@ async fn deliver(shared: &Arc<Shared>, lanes: Vec<Lane>) -> Filed {
         }
     }
     filed
+}
+
+/// Delivers a lane's deliveries one after another, after its turn.
+async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<(QueuedDelivery, Attempt)> {
+    if let Some(turn) = lane.turn.as_mut() {
+        turn.wait().await;
+    }
+    let mut done = Vec::with_capacity(lane.items.len());
+    for item in lane.items {
+        let attempt = match shared.deliveries.acquire().await {
+            Ok(_permit) => shared.http.attempt(&item.delivery, item.attempts + 1).await,
+            Err(_) => unreachable_attempt(),
+        };
+        done.push((item, attempt));
+    }
+    if let Some(turn) = lane.turn {
+        shared.lanes.leave(turn);
+    }
+    done
 }
 
 /// Reports an attempt to the observers and files a failed delivery.
@@ -713,36 +745,76 @@ fn last_error(a: &Attempt) -> String {
     }
 }
 
-/// Settles an entry, retrying with backoff while Redis is unreachable. An
-/// entry that cannot be settled stays pending and is reclaimed later (its
-/// deliveries are then made again).
-async fn settle(shared: &Arc<Shared>, id: &str, filed: Filed) {
-    let mut backoff = Backoff::default();
+/// An entry to settle, and who waits for it.
+struct SettleJob {
+    id: String,
+    filed: Filed,
+    /// Dropped once the entry is settled (or given up on).
+    _done: oneshot::Sender<()>,
+}
+
+/// Settles an entry through the settler; returns once it is settled (or
+/// given up on: it then stays pending and is reclaimed later, its
+/// deliveries made again).
+async fn settle(shared: &Shared, id: String, filed: Filed) {
+    let (done, wait) = oneshot::channel();
+    if shared.settle_tx.send(SettleJob { id, filed, _done: done }).is_ok() {
+        let _ = wait.await;
+    }
+}
+
+/// Settles entries in batches: whatever finished while the previous call
+/// was on the wire goes in the next call, one script run for many entries.
+async fn settle_loop(shared: Arc<Shared>, mut jobs: mpsc::UnboundedReceiver<SettleJob>, stop: CancellationToken) {
+    let mut batch: Vec<SettleJob> = Vec::new();
+    loop {
+        let first = tokio::select! {
+            job = jobs.recv() => job,
+            () = stop.cancelled() => None,
+        };
+        let Some(first) = first else { return };
+        batch.push(first);
+        while batch.len() < SETTLE_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        settle_batch(&shared, &batch).await;
+        // Dropping the jobs tells their entries.
+        batch.clear();
+    }
+}
+
+async fn settle_batch(shared: &Shared, batch: &[SettleJob]) {
     let now = now_ms().to_string();
     let mut inv = scripts::SETTLE.prepare_invoke();
-    inv.key(&shared.keys.stream)
-        .key(&shared.keys.delayed)
-        .key(&shared.keys.dead)
-        .arg(GROUP)
-        .arg(id)
-        .arg(filed.retries.len());
-    for (due, blob) in &filed.retries {
-        inv.arg(*due).arg(blob.as_slice());
+    inv.key(&shared.keys.stream).key(&shared.keys.delayed).key(&shared.keys.dead).arg(GROUP);
+    for job in batch {
+        inv.arg(&job.id).arg(job.filed.retries.len()).arg(job.filed.dead.len());
+        for (due, blob) in &job.filed.retries {
+            inv.arg(*due).arg(blob.as_slice());
+        }
+        for d in &job.filed.dead {
+            let status = d.status.map(|s| s.to_string()).unwrap_or_default();
+            inv.arg(d.blob.as_slice()).arg(&d.error).arg(status).arg(&now);
+        }
     }
-    for d in &filed.dead {
-        let status = d.status.map(|s| s.to_string()).unwrap_or_default();
-        inv.arg(d.blob.as_slice()).arg(&d.error).arg(status).arg(&now);
-    }
+    let mut backoff = Backoff::default();
     // Bounded: about five minutes of backoff.
     for _ in 0..80 {
         let result = match shared.conn.get().await {
-            Ok(mut conn) => inv.invoke_async::<i64>(&mut conn).await.map_err(|e| shared.conn.err(e)),
+            Ok(mut conn) => inv.invoke_async::<u64>(&mut conn).await.map_err(|e| shared.conn.err(e)),
             Err(e) => Err(e),
         };
         match result {
-            Ok(1) => {
-                shared.counters.entries.fetch_add(1, Ordering::Relaxed);
-                if let Some(first) = filed.retries.iter().map(|(due, _)| *due).min() {
+            Ok(settled) => {
+                shared.counters.entries.fetch_add(settled, Ordering::Relaxed);
+                if settled < batch.len() as u64 {
+                    tracing::debug!(skipped = batch.len() as u64 - settled, "entries were settled by another worker");
+                }
+                let first = batch.iter().flat_map(|j| j.filed.retries.iter().map(|(due, _)| *due)).min();
+                if let Some(first) = first {
                     let known = shared.next_due.load(Ordering::Relaxed);
                     if known == 0 || first < known {
                         shared.next_due.store(first, Ordering::Relaxed);
@@ -751,21 +823,17 @@ async fn settle(shared: &Arc<Shared>, id: &str, filed: Filed) {
                 }
                 return;
             }
-            Ok(_) => {
-                tracing::debug!(entry = id, "entry was settled by another worker");
-                return;
-            }
             Err(e) if e.is_no_group() => {
-                tracing::warn!(entry = id, "the consumer group is gone; the entry is left to be read again");
+                tracing::warn!("the consumer group is gone; the entries are left to be read again");
                 return;
             }
             Err(e) => {
-                tracing::warn!(entry = id, error = %e, "settling an entry failed; retrying");
+                tracing::warn!(error = %e, "settling entries failed; retrying");
                 backoff.sleep().await;
             }
         }
     }
-    tracing::error!(entry = id, "gave up settling an entry; it will be reclaimed and delivered again");
+    tracing::error!(entries = batch.len(), "gave up settling entries; they will be reclaimed and delivered again");
 }
 
 /// Moves due retries back to the stream: when the earliest known one is
