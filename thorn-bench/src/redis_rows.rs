@@ -27,7 +27,14 @@ fn config(redis: &RedisServer, queue: &str) -> Config {
 
 async fn thorn_for(config: Config, url: String) -> Thorn {
     let thorn = Thorn::new(config, &thorn::registry()).unwrap();
-    thorn.subscribe(Subscriber::builder("bench.*", url, super::SECRET).build().unwrap()).await.unwrap();
+    thorn
+        .subscribe(
+            Subscriber::builder("bench.*", url, super::SECRET)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
     thorn
 }
 
@@ -49,7 +56,10 @@ async fn send_all(thorn: &Thorn, n: usize) -> usize {
         tasks.push(tokio::spawn(async move {
             let mut failed = 0;
             for i in 0..per_task {
-                match thorn.send(Event::new("bench.tick", data(t * per_task + i)).unwrap()).await {
+                match thorn
+                    .send(Event::new("bench.tick", data(t * per_task + i)).unwrap())
+                    .await
+                {
                     Ok(r) if r.count(Status::Queued) == 1 => {}
                     _ => failed += 1,
                 }
@@ -67,7 +77,9 @@ async fn send_all(thorn: &Thorn, n: usize) -> usize {
 /// Runs the rows; `default_rate` is the `"default"` backend's rate at
 /// concurrency 64 from the same run, for the ratio.
 pub(crate) async fn run(receiver: &MockReceiver, deliveries: usize, default_rate: Option<f64>) {
-    let redis = match RedisServer::start().await {
+    // The usual production durability (fsync once a second), not the
+    // testkit's fsync on every write.
+    let redis = match RedisServer::start_with(&[("appendfsync", "everysec")]).await {
         Ok(r) => r,
         Err(e) => {
             println!("\nredis rows skipped: {e}");
@@ -90,7 +102,13 @@ pub(crate) async fn run(receiver: &MockReceiver, deliveries: usize, default_rate
     let started = Instant::now();
     let failed = send_all(&thorn, n).await;
     let got = receiver.wait_for(n, Duration::from_secs(300)).await;
-    let e2e = print("thorn redis end to end", SENDERS, got, started.elapsed(), failed + n.saturating_sub(got));
+    let e2e = print(
+        "thorn redis end to end",
+        SENDERS,
+        got,
+        started.elapsed(),
+        failed + n.saturating_sub(got),
+    );
     stop.shutdown();
     let stats: WorkerStats = running.await.unwrap().unwrap();
     receiver.clear();
@@ -100,6 +118,23 @@ pub(crate) async fn run(receiver: &MockReceiver, deliveries: usize, default_rate
     let started = Instant::now();
     let failed = send_all(&thorn, n).await;
     print("thorn redis enqueue", SENDERS, n, started.elapsed(), failed);
+
+    // The worker alone, draining what the enqueue row left.
+    receiver.clear();
+    let worker = Worker::builder(config_for_enqueue(&redis)).build().unwrap();
+    let stop = worker.shutdown_handle();
+    let started = Instant::now();
+    let running = tokio::spawn(worker.run());
+    let got = receiver.wait_for(n, Duration::from_secs(300)).await;
+    print(
+        "thorn redis worker drain",
+        1,
+        got,
+        started.elapsed(),
+        n.saturating_sub(got),
+    );
+    stop.shutdown();
+    let _ = running.await;
 
     let started = Instant::now();
     let mut failed = 0;
@@ -117,11 +152,20 @@ pub(crate) async fn run(receiver: &MockReceiver, deliveries: usize, default_rate
             Err(_) => failed += SCOPE,
         }
     }
-    let buffered = print("thorn redis enqueue buffered", 1, n, started.elapsed(), failed);
+    let buffered = print(
+        "thorn redis enqueue buffered",
+        1,
+        n,
+        started.elapsed(),
+        failed,
+    );
 
     println!();
     if let Some(base) = default_rate {
-        println!("c=64 thorn redis end to end / thorn default = {:.2}", e2e / base);
+        println!(
+            "c=64 thorn redis end to end / thorn default = {:.2}",
+            e2e / base
+        );
     }
     println!(
         "buffered enqueue: {buffered:.0} events/s ({} per entry); worker settled {} entries",

@@ -54,7 +54,9 @@ pub struct DeadLetters {
 
 impl fmt::Debug for DeadLetters {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DeadLetters").field("keys", &self.keys).finish_non_exhaustive()
+        f.debug_struct("DeadLetters")
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
     }
 }
 
@@ -70,7 +72,9 @@ impl DeadLetters {
     /// How many there are.
     pub async fn len(&self) -> Result<usize> {
         let mut conn = self.conn.get().await?;
-        conn.xlen(&self.keys.dead).await.map_err(|e| self.conn.err(e))
+        conn.xlen(&self.keys.dead)
+            .await
+            .map_err(|e| self.conn.err(e))
     }
 
     /// Whether there are none.
@@ -153,7 +157,10 @@ impl DeadLetters {
     /// Deletes the dead letter `id`; whether it was there.
     pub async fn purge(&self, id: &str) -> Result<bool> {
         let mut conn = self.conn.get().await?;
-        let n: usize = conn.xdel(&self.keys.dead, &[id]).await.map_err(|e| self.conn.err(e))?;
+        let n: usize = conn
+            .xdel(&self.keys.dead, &[id])
+            .await
+            .map_err(|e| self.conn.err(e))?;
         Ok(n > 0)
     }
 
@@ -187,7 +194,8 @@ fn text(id: &StreamId, field: &str) -> String {
 
 fn parse(mut sid: StreamId) -> DeadLetter {
     let blob = take_blob(&mut sid);
-    let decoded: Option<QueuedDelivery> = entry::decode(&blob).ok().and_then(|v| v.into_iter().next());
+    let decoded: Option<QueuedDelivery> =
+        entry::decode(&blob).ok().and_then(|v| v.into_iter().next());
     let at_ms = text(&sid, "at").parse::<u64>().unwrap_or(0);
     DeadLetter {
         attempts: decoded.as_ref().map_or(0, |q| q.attempts),

@@ -158,9 +158,16 @@ impl<'a> EntryEncoder<'a> {
             put_varint(out, u64::from(it.name));
             put_varint(out, u64::from(it.sub));
             put_varint(out, u64::from(it.body));
-            let timeout = it.delivery.timeout.map_or(0, |t| (t.as_millis() as u64).saturating_add(1));
+            let timeout = it
+                .delivery
+                .timeout
+                .map_or(0, |t| (t.as_millis() as u64).saturating_add(1));
             put_varint(out, timeout);
-            out.push(if it.delivery.standard_webhooks { FLAG_STANDARD } else { 0 });
+            out.push(if it.delivery.standard_webhooks {
+                FLAG_STANDARD
+            } else {
+                0
+            });
             put_varint(out, u64::from(it.attempts));
         }
     }
@@ -275,7 +282,8 @@ fn decode_with(
     let mut names = Vec::with_capacity(n);
     for _ in 0..n {
         let len = r.count()?;
-        let text = std::str::from_utf8(r.take(len)?).map_err(|_| DecodeError("event name is not UTF-8".into()))?;
+        let text = std::str::from_utf8(r.take(len)?)
+            .map_err(|_| DecodeError("event name is not UTF-8".into()))?;
         names.push(EventName::new(text).map_err(|e| DecodeError(e.to_string()))?);
     }
     let n = r.count()?;
@@ -290,7 +298,8 @@ fn decode_with(
             ms => Some(Duration::from_millis(ms - 1)),
         };
         let flags = r.take(1)?[0];
-        let attempts = u32::try_from(r.varint()?).map_err(|_| DecodeError("attempt count out of range".into()))?;
+        let attempts = u32::try_from(r.varint()?)
+            .map_err(|_| DecodeError("attempt count out of range".into()))?;
         out.push(QueuedDelivery {
             delivery: Delivery {
                 id,
@@ -304,7 +313,10 @@ fn decode_with(
         });
     }
     if r.pos != data.len() {
-        return Err(DecodeError(format!("{} bytes after the last delivery", data.len() - r.pos)));
+        return Err(DecodeError(format!(
+            "{} bytes after the last delivery",
+            data.len() - r.pos
+        )));
     }
     Ok((batch, out))
 }
@@ -385,8 +397,16 @@ mod tests {
 
     #[test]
     fn round_trip_shares_bodies_and_subscriptions() {
-        let a = Arc::new(Subscriber::builder("a.*", "https://a.example/hook", "s3cret").build().unwrap());
-        let b = Arc::new(Subscriber::builder("a.*", "https://b.example/hook", "other").build().unwrap());
+        let a = Arc::new(
+            Subscriber::builder("a.*", "https://a.example/hook", "s3cret")
+                .build()
+                .unwrap(),
+        );
+        let b = Arc::new(
+            Subscriber::builder("a.*", "https://b.example/hook", "other")
+                .build()
+                .unwrap(),
+        );
         let body = Bytes::from_static(br#"{"id":1}"#);
         let body2 = Bytes::from_static(br#"{"id":2}"#);
         let mut d1 = delivery("a.b", &a, &body);
@@ -411,22 +431,35 @@ mod tests {
         assert_eq!(got[0].delivery.timeout, Some(Duration::from_millis(1500)));
         assert_eq!(got[1].attempts, 3);
         assert!(got[1].delivery.standard_webhooks);
-        assert_eq!(got[1].delivery.subscriber.url.as_str(), "https://b.example/hook");
+        assert_eq!(
+            got[1].delivery.subscriber.url.as_str(),
+            "https://b.example/hook"
+        );
         assert_eq!(got[1].delivery.subscriber.secret.expose(), "other");
         assert_eq!(got[2].delivery.event.as_str(), "a.c");
         assert_eq!(&got[2].delivery.body[..], br#"{"id":2}"#);
         // Decoded deliveries of one entry share the subscription again.
-        assert!(Arc::ptr_eq(&got[0].delivery.subscriber, &got[2].delivery.subscriber));
+        assert!(Arc::ptr_eq(
+            &got[0].delivery.subscriber,
+            &got[2].delivery.subscriber
+        ));
     }
 
     #[test]
     fn corrupt_entries_are_errors() {
         assert!(decode(&Bytes::from_static(b"nope")).is_err());
-        let a = Arc::new(Subscriber::builder("a.*", "https://a.example/", "k").build().unwrap());
+        let a = Arc::new(
+            Subscriber::builder("a.*", "https://a.example/", "k")
+                .build()
+                .unwrap(),
+        );
         let body = Bytes::from_static(b"{}");
         let bytes = encode_one(&delivery("a.b", &a, &body), 0);
         for cut in [3, 10, 25, bytes.len() - 1] {
-            assert!(decode(&Bytes::copy_from_slice(&bytes[..cut])).is_err(), "cut at {cut}");
+            assert!(
+                decode(&Bytes::copy_from_slice(&bytes[..cut])).is_err(),
+                "cut at {cut}"
+            );
         }
         let mut long = bytes.clone();
         long.push(0);

@@ -99,9 +99,15 @@ mod tests {
         first.wait().await;
         other.wait().await;
         // The second waits until the first is left.
-        assert!(tokio::time::timeout(Duration::from_millis(20), second.wait()).await.is_err());
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), second.wait())
+                .await
+                .is_err()
+        );
         lanes.leave(first);
-        tokio::time::timeout(Duration::from_secs(1), second.wait()).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(1), second.wait())
+            .await
+            .unwrap();
         lanes.leave(second);
         lanes.leave(other);
         assert_eq!(lanes.len(), 0);

@@ -101,7 +101,8 @@ impl RedisOptions {
     }
 
     pub(crate) fn connection(&self, response_timeout: Duration) -> Result<Connection> {
-        let client = redis::Client::open(self.url.as_str()).map_err(|e| Error::redis(&self.url, e))?;
+        let client =
+            redis::Client::open(self.url.as_str()).map_err(|e| Error::redis(&self.url, e))?;
         Ok(Connection {
             client,
             url: self.url.clone(),
@@ -124,7 +125,9 @@ pub(crate) struct Connection {
 
 impl fmt::Debug for Connection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Connection").field("url", &redact_url(&self.url)).finish_non_exhaustive()
+        f.debug_struct("Connection")
+            .field("url", &redact_url(&self.url))
+            .finish_non_exhaustive()
     }
 }
 

@@ -21,7 +21,8 @@ pub const MAX_DELIVERIES_PER_ENTRY: usize = 500;
 /// Registers the `"redis"` backend in `registry`.
 pub fn register(registry: &mut Registry) {
     registry.register(NAME, |config: &Config| {
-        let d = RedisDispatcher::new(config).map_err(|e| thorn_core::Error::dispatch(NAME, false, e))?;
+        let d = RedisDispatcher::new(config)
+            .map_err(|e| thorn_core::Error::dispatch(NAME, false, e))?;
         Ok(Arc::new(d) as Arc<dyn Dispatcher>)
     });
 }
@@ -81,7 +82,8 @@ impl RedisDispatcher {
         let mut enc = EntryEncoder::new();
         // Entries of one batch share an id, so that a worker keeps each
         // subscription's deliveries in batch order across them.
-        let spans = batch.events.len() > self.chunk_size || batch.delivery_count() > MAX_DELIVERIES_PER_ENTRY;
+        let spans = batch.events.len() > self.chunk_size
+            || batch.delivery_count() > MAX_DELIVERIES_PER_ENTRY;
         let id = spans.then(uuid::Uuid::new_v4);
         enc.set_batch(id);
         let mut events = 0;
@@ -93,7 +95,8 @@ impl RedisDispatcher {
             if event.deliveries.is_empty() {
                 continue;
             }
-            let full = events == self.chunk_size || enc.len() + event.deliveries.len() > MAX_DELIVERIES_PER_ENTRY;
+            let full = events == self.chunk_size
+                || enc.len() + event.deliveries.len() > MAX_DELIVERIES_PER_ENTRY;
             if full && !enc.is_empty() {
                 cut(&mut enc, &mut entries);
                 events = 0;
@@ -124,10 +127,20 @@ impl RedisDispatcher {
             pipe.atomic();
         }
         for e in &entries {
-            pipe.cmd("XADD").arg(&self.keys.stream).arg("*").arg(FIELD).arg(e.as_slice()).ignore();
+            pipe.cmd("XADD")
+                .arg(&self.keys.stream)
+                .arg("*")
+                .arg(FIELD)
+                .arg(e.as_slice())
+                .ignore();
         }
-        pipe.query_async::<()>(&mut conn).await.map_err(|e| self.conn.err(e))?;
-        let outcomes = batch.deliveries().map(|d| Outcome::new(d, Status::Queued)).collect();
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| self.conn.err(e))?;
+        let outcomes = batch
+            .deliveries()
+            .map(|d| Outcome::new(d, Status::Queued))
+            .collect();
         Ok(Report { outcomes })
     }
 }

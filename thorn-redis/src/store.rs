@@ -50,7 +50,9 @@ pub struct RedisStore {
 
 impl fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisStore").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("RedisStore")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,7 +77,10 @@ impl RedisStore {
     /// The current index: the cached one if the version did not change.
     async fn index(&self) -> Result<Arc<SubscriptionIndex>> {
         let mut conn = self.conn.get().await?;
-        let version: Option<i64> = conn.get(&self.version).await.map_err(|e| self.conn.err(e))?;
+        let version: Option<i64> = conn
+            .get(&self.version)
+            .await
+            .map_err(|e| self.conn.err(e))?;
         let version = version.unwrap_or(0);
         let (cached, index) = self.cached();
         if cached == Some(version) {
@@ -97,7 +102,9 @@ impl RedisStore {
         for (id, json) in all {
             match serde_json::from_slice::<Subscriber>(&json) {
                 Ok(sub) => index.insert(sub),
-                Err(e) => tracing::warn!(subscription = %id, error = %e, "skipping a stored subscription that cannot be read"),
+                Err(e) => {
+                    tracing::warn!(subscription = %id, error = %e, "skipping a stored subscription that cannot be read")
+                }
             }
         }
         let index = Arc::new(index);
@@ -181,10 +188,17 @@ impl SubscriberStore for RedisStore {
         })
     }
 
-    fn by_owner<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, thorn_core::Result<Vec<Arc<Subscriber>>>> {
+    fn by_owner<'a>(
+        &'a self,
+        owner: &'a str,
+    ) -> BoxFuture<'a, thorn_core::Result<Vec<Arc<Subscriber>>>> {
         Box::pin(async move {
             let index = self.index().await.map_err(into_core)?;
-            Ok(index.iter().filter(|s| s.owner.as_deref() == Some(owner)).cloned().collect())
+            Ok(index
+                .iter()
+                .filter(|s| s.owner.as_deref() == Some(owner))
+                .cloned()
+                .collect())
         })
     }
 }

@@ -8,11 +8,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use redis::AsyncCommands;
-use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply};
+use redis::streams::{
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply,
+};
 use thorn_core::{Config, Outcome, Status};
 use thorn_http::{Attempt, HttpClient, Verdict};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -27,8 +31,14 @@ use crate::scripts;
 /// What the ack deadline must exceed beyond one attempt's timeout.
 pub const ACK_MARGIN: Duration = Duration::from_secs(1);
 
+/// Entries a worker holds (read, not yet settled) per delivery it may have
+/// in flight: more entries than deliveries keep the HTTP side busy while
+/// finished entries wait to be settled. The held entries bound what a
+/// killed worker leaves to be delivered again.
+pub const ENTRIES_PER_DELIVERY_SLOT: usize = 4;
+
 /// Entries one read or reclaim asks for at most.
-const READ_COUNT: usize = 64;
+const READ_COUNT: usize = 128;
 
 /// Entries one settle call settles at most.
 const SETTLE_BATCH: usize = 256;
@@ -184,9 +194,13 @@ impl WorkerBuilder {
         }
         let conn = self.options.connection(self.options.response_timeout)?;
         // A blocking read holds its connection: give it one of its own.
-        let reader = self.options.connection(self.block + self.options.response_timeout)?;
+        let reader = self
+            .options
+            .connection(self.block + self.options.response_timeout)?;
         let concurrency = self.config.concurrency.max(1);
         let (settle_tx, settle_rx) = mpsc::unbounded_channel();
+        let slot_count =
+            u32::try_from(concurrency * ENTRIES_PER_DELIVERY_SLOT).unwrap_or(u32::MAX >> 4);
         Ok(Worker {
             shared: Arc::new(Shared {
                 keys: self.options.keys(),
@@ -197,7 +211,8 @@ impl WorkerBuilder {
                 http,
                 conn,
                 reader,
-                slots: Arc::new(Semaphore::new(concurrency)),
+                slots: Arc::new(Semaphore::new(slot_count as usize)),
+                slot_count,
                 deliveries: Arc::new(Semaphore::new(concurrency)),
                 lanes: Lanes::default(),
                 in_flight: Mutex::new(HashSet::new()),
@@ -269,8 +284,9 @@ struct Shared {
     http: HttpClient,
     conn: Connection,
     reader: Connection,
-    /// Entries in flight (read and not yet settled).
+    /// Entries held (read and not yet settled).
     slots: Arc<Semaphore>,
+    slot_count: u32,
     /// Deliveries in flight.
     deliveries: Arc<Semaphore>,
     /// Each subscription's order of delivery.
@@ -338,7 +354,11 @@ impl Worker {
         let drained = CancellationToken::new();
         let promoter = tokio::spawn(promote_loop(Arc::clone(&shared), stop.clone()));
         let heart = tokio::spawn(heartbeat_loop(Arc::clone(&shared), drained.clone()));
-        let settle_rx = shared.settle_rx.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let settle_rx = shared
+            .settle_rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         let Some(settle_rx) = settle_rx else {
             return Err(Error::Setting {
                 name: "run",
@@ -389,12 +409,17 @@ impl Worker {
                 }
             }
         }
-        tracing::info!(in_flight = tasks.len(), "thorn worker stopping: finishing entries in flight");
+        tracing::info!(
+            in_flight = tasks.len(),
+            "thorn worker stopping: finishing entries in flight"
+        );
         while let Some(done) = tasks.join_next().await {
             if let Err(e) = done {
                 tracing::error!(error = %e, "an entry's task failed");
             }
         }
+        // Every entry is settled when every slot is back.
+        let _all = shared.slots.acquire_many(shared.slot_count).await;
         drained.cancel();
         let _ = promoter.await;
         let _ = heart.await;
@@ -407,7 +432,10 @@ impl Worker {
 }
 
 /// Waits for one free entry slot, then takes as many more as are free.
-async fn take_slots(shared: &Shared, stop: &CancellationToken) -> Option<Vec<OwnedSemaphorePermit>> {
+async fn take_slots(
+    shared: &Shared,
+    stop: &CancellationToken,
+) -> Option<Vec<OwnedSemaphorePermit>> {
     let first = tokio::select! {
         p = Arc::clone(&shared.slots).acquire_owned() => p.ok()?,
         () = stop.cancelled() => return None,
@@ -510,8 +538,14 @@ async fn reclaim(
             .map_err(|e| shared.conn.err(e))?;
         let n = reply.claimed.len();
         if n > 0 {
-            tracing::info!(entries = n, "reclaimed entries of a worker that stopped answering");
-            shared.counters.reclaimed.fetch_add(n as u64, Ordering::Relaxed);
+            tracing::info!(
+                entries = n,
+                "reclaimed entries of a worker that stopped answering"
+            );
+            shared
+                .counters
+                .reclaimed
+                .fetch_add(n as u64, Ordering::Relaxed);
         }
         let rest = permits.split_off(n.min(permits.len()));
         spawn_entries(shared, reply.claimed, permits, tasks);
@@ -531,6 +565,7 @@ fn spawn_entries(
     tasks: &mut JoinSet<()>,
 ) {
     let mut permits = permits.into_iter();
+    let mut batch = Vec::new();
     for mut entry in entries {
         let Some(permit) = permits.next() else {
             // Never more entries than asked for; were there, they stay
@@ -546,26 +581,50 @@ fn spawn_entries(
                     Err(e) => Work::Malformed(blob.to_vec(), e.to_string()),
                 }
             }
-            _ => Work::Malformed(Vec::new(), format!("malformed queue entry: no `{FIELD}` field")),
+            _ => Work::Malformed(
+                Vec::new(),
+                format!("malformed queue entry: no `{FIELD}` field"),
+            ),
         };
         shared.in_flight().insert(entry.id.clone());
-        let shared = Arc::clone(shared);
-        tasks.spawn(async move {
-            let filed = match work {
-                Work::Lanes(lanes) => deliver(&shared, lanes).await,
-                Work::Malformed(blob, error) => Filed {
-                    retries: Vec::new(),
-                    dead: vec![DeadItem {
-                        blob,
-                        error,
-                        status: None,
-                    }],
-                },
-            };
-            settle(&shared, entry.id.clone(), filed).await;
-            shared.in_flight().remove(&entry.id);
-            drop(permit);
-        });
+        batch.push((entry.id, work, permit));
+    }
+    if batch.is_empty() {
+        return;
+    }
+    // One task per read: its entries progress together and each is handed
+    // to the settler as soon as its deliveries are done.
+    let shared = Arc::clone(shared);
+    tasks.spawn(async move {
+        let mut running: FuturesUnordered<_> = batch
+            .into_iter()
+            .map(|(id, work, permit)| process(&shared, id, work, permit))
+            .collect();
+        while running.next().await.is_some() {}
+    });
+}
+
+async fn process(shared: &Arc<Shared>, id: String, work: Work, permit: OwnedSemaphorePermit) {
+    let filed = match work {
+        Work::Lanes(lanes) => deliver(shared, lanes).await,
+        Work::Malformed(blob, error) => Filed {
+            retries: Vec::new(),
+            dead: vec![DeadItem {
+                blob,
+                error,
+                status: None,
+            }],
+        },
+    };
+    let job = SettleJob {
+        id,
+        filed,
+        _slot: permit,
+    };
+    if let Err(mpsc::error::SendError(job)) = shared.settle_tx.send(job) {
+        // The settler is gone only after every slot came back; unreachable,
+        // and the entry would then be reclaimed.
+        shared.in_flight().remove(&job.id);
     }
 }
 
@@ -604,6 +663,10 @@ fn origin(d: &QueuedDelivery) -> (&str, Option<&str>, Option<u16>) {
 /// that is one of several of a batch wait for the same subscription's lane
 /// of the batch's earlier entries.
 fn lanes(shared: &Shared, batch: Option<uuid::Uuid>, items: Vec<QueuedDelivery>) -> Vec<Lane> {
+    if items.len() == 1 {
+        let turn = batch.map(|b| shared.lanes.join((b, items[0].delivery.subscriber.id)));
+        return vec![Lane { turn, items }];
+    }
     let mut index: HashMap<uuid::Uuid, usize> = HashMap::new();
     let mut groups: Vec<Vec<QueuedDelivery>> = Vec::new();
     for item in items {
@@ -678,32 +741,21 @@ async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<(QueuedDelivery, A
 fn file(shared: &Shared, filed: &mut Filed, item: QueuedDelivery, attempt: &Attempt) {
     let policy = shared.config.retry;
     let n = item.attempts + 1;
-    let mut outcome = Outcome::new(&item.delivery, Status::Delivered);
-    outcome.attempts = n;
-    outcome.http_status = attempt.status;
-    outcome.duration = attempt.duration;
-    outcome.error = attempt.error.clone();
-    match attempt.verdict {
+    let status = match attempt.verdict {
         Verdict::Success => {
             shared.counters.delivered.fetch_add(1, Ordering::Relaxed);
-            for o in &shared.config.observers {
-                o.on_success(&outcome);
-            }
-            return;
+            Status::Delivered
         }
         Verdict::Retryable if policy.should_retry(n) => {
             let delay = policy.delay(n, attempt.retry_after);
             let due = now_ms().saturating_add(delay.as_millis() as u64);
-            filed.retries.push((due, entry::encode_one(&item.delivery, n)));
+            filed
+                .retries
+                .push((due, entry::encode_one(&item.delivery, n)));
             shared.counters.retried.fetch_add(1, Ordering::Relaxed);
-            outcome.status = Status::Retrying;
+            Status::Retrying
         }
         ref verdict => {
-            outcome.status = match verdict {
-                Verdict::Gone => Status::Gone,
-                _ if attempt.timed_out => Status::TimedOut,
-                _ => Status::Failed,
-            };
             let error = last_error(attempt);
             tracing::warn!(delivery = %item.delivery.id, url = %item.delivery.subscriber.url, attempts = n,
                 error = %error, "delivery moved to the dead letters");
@@ -713,10 +765,25 @@ fn file(shared: &Shared, filed: &mut Filed, item: QueuedDelivery, attempt: &Atte
                 status: attempt.status,
             });
             shared.counters.dead.fetch_add(1, Ordering::Relaxed);
+            match verdict {
+                Verdict::Gone => Status::Gone,
+                _ if attempt.timed_out => Status::TimedOut,
+                _ => Status::Failed,
+            }
         }
+    };
+    if shared.config.observers.is_empty() {
+        return;
     }
+    let mut outcome = Outcome::new(&item.delivery, status);
+    outcome.attempts = n;
+    outcome.http_status = attempt.status;
+    outcome.duration = attempt.duration;
+    outcome.error = attempt.error.clone();
     for o in &shared.config.observers {
-        if attempt.timed_out {
+        if status == Status::Delivered {
+            o.on_success(&outcome);
+        } else if attempt.timed_out {
             o.on_timeout(&outcome);
         } else {
             o.on_error(&outcome);
@@ -745,27 +812,22 @@ fn last_error(a: &Attempt) -> String {
     }
 }
 
-/// An entry to settle, and who waits for it.
+/// An entry to settle, holding its slot until it is settled (or given up
+/// on: it then stays pending and is reclaimed later, its deliveries made
+/// again).
 struct SettleJob {
     id: String,
     filed: Filed,
-    /// Dropped once the entry is settled (or given up on).
-    _done: oneshot::Sender<()>,
-}
-
-/// Settles an entry through the settler; returns once it is settled (or
-/// given up on: it then stays pending and is reclaimed later, its
-/// deliveries made again).
-async fn settle(shared: &Shared, id: String, filed: Filed) {
-    let (done, wait) = oneshot::channel();
-    if shared.settle_tx.send(SettleJob { id, filed, _done: done }).is_ok() {
-        let _ = wait.await;
-    }
+    _slot: OwnedSemaphorePermit,
 }
 
 /// Settles entries in batches: whatever finished while the previous call
 /// was on the wire goes in the next call, one script run for many entries.
-async fn settle_loop(shared: Arc<Shared>, mut jobs: mpsc::UnboundedReceiver<SettleJob>, stop: CancellationToken) {
+async fn settle_loop(
+    shared: Arc<Shared>,
+    mut jobs: mpsc::UnboundedReceiver<SettleJob>,
+    stop: CancellationToken,
+) {
     let mut batch: Vec<SettleJob> = Vec::new();
     loop {
         let first = tokio::select! {
@@ -781,7 +843,13 @@ async fn settle_loop(shared: Arc<Shared>, mut jobs: mpsc::UnboundedReceiver<Sett
             }
         }
         settle_batch(&shared, &batch).await;
-        // Dropping the jobs tells their entries.
+        {
+            let mut in_flight = shared.in_flight();
+            for job in &batch {
+                in_flight.remove(&job.id);
+            }
+        }
+        // Dropping the jobs frees their slots.
         batch.clear();
     }
 }
@@ -789,31 +857,51 @@ async fn settle_loop(shared: Arc<Shared>, mut jobs: mpsc::UnboundedReceiver<Sett
 async fn settle_batch(shared: &Shared, batch: &[SettleJob]) {
     let now = now_ms().to_string();
     let mut inv = scripts::SETTLE.prepare_invoke();
-    inv.key(&shared.keys.stream).key(&shared.keys.delayed).key(&shared.keys.dead).arg(GROUP);
+    inv.key(&shared.keys.stream)
+        .key(&shared.keys.delayed)
+        .key(&shared.keys.dead)
+        .arg(GROUP);
     for job in batch {
-        inv.arg(&job.id).arg(job.filed.retries.len()).arg(job.filed.dead.len());
+        inv.arg(&job.id)
+            .arg(job.filed.retries.len())
+            .arg(job.filed.dead.len());
         for (due, blob) in &job.filed.retries {
             inv.arg(*due).arg(blob.as_slice());
         }
         for d in &job.filed.dead {
             let status = d.status.map(|s| s.to_string()).unwrap_or_default();
-            inv.arg(d.blob.as_slice()).arg(&d.error).arg(status).arg(&now);
+            inv.arg(d.blob.as_slice())
+                .arg(&d.error)
+                .arg(status)
+                .arg(&now);
         }
     }
     let mut backoff = Backoff::default();
     // Bounded: about five minutes of backoff.
     for _ in 0..80 {
         let result = match shared.conn.get().await {
-            Ok(mut conn) => inv.invoke_async::<u64>(&mut conn).await.map_err(|e| shared.conn.err(e)),
+            Ok(mut conn) => inv
+                .invoke_async::<u64>(&mut conn)
+                .await
+                .map_err(|e| shared.conn.err(e)),
             Err(e) => Err(e),
         };
         match result {
             Ok(settled) => {
-                shared.counters.entries.fetch_add(settled, Ordering::Relaxed);
+                shared
+                    .counters
+                    .entries
+                    .fetch_add(settled, Ordering::Relaxed);
                 if settled < batch.len() as u64 {
-                    tracing::debug!(skipped = batch.len() as u64 - settled, "entries were settled by another worker");
+                    tracing::debug!(
+                        skipped = batch.len() as u64 - settled,
+                        "entries were settled by another worker"
+                    );
                 }
-                let first = batch.iter().flat_map(|j| j.filed.retries.iter().map(|(due, _)| *due)).min();
+                let first = batch
+                    .iter()
+                    .flat_map(|j| j.filed.retries.iter().map(|(due, _)| *due))
+                    .min();
                 if let Some(first) = first {
                     let known = shared.next_due.load(Ordering::Relaxed);
                     if known == 0 || first < known {
@@ -833,7 +921,10 @@ async fn settle_batch(shared: &Shared, batch: &[SettleJob]) {
             }
         }
     }
-    tracing::error!(entries = batch.len(), "gave up settling entries; they will be reclaimed and delivered again");
+    tracing::error!(
+        entries = batch.len(),
+        "gave up settling entries; they will be reclaimed and delivered again"
+    );
 }
 
 /// Moves due retries back to the stream: when the earliest known one is
@@ -904,8 +995,13 @@ async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken) {
         let result = match shared.conn.get().await {
             Ok(mut conn) => {
                 let mut inv = scripts::HEARTBEAT.prepare_invoke();
-                inv.key(&shared.keys.stream).arg(GROUP).arg(&shared.consumer).arg(&ids);
-                inv.invoke_async::<i64>(&mut conn).await.map_err(|e| shared.conn.err(e))
+                inv.key(&shared.keys.stream)
+                    .arg(GROUP)
+                    .arg(&shared.consumer)
+                    .arg(&ids);
+                inv.invoke_async::<i64>(&mut conn)
+                    .await
+                    .map_err(|e| shared.conn.err(e))
             }
             Err(e) => Err(e),
         };
@@ -955,5 +1051,8 @@ impl Backoff {
 
 /// Milliseconds since the Unix epoch.
 pub(crate) fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }

@@ -13,7 +13,9 @@ use bytes::Bytes;
 use common::{RunningWorker, WAIT, config, conn, redis, thorn};
 use redis::AsyncCommands;
 use serde_json::json;
-use thorn_core::{Batch, Delivery, Event, EventName, Observer, Outcome, PreparedEvent, Status, Subscriber};
+use thorn_core::{
+    Batch, Delivery, Event, EventName, Observer, Outcome, PreparedEvent, Status, Subscriber,
+};
 use thorn_redis::{DeadLetters, RedisDispatcher, RedisOptions, Worker, entry};
 use thorn_testkit::receiver::{MockReceiver, Reply};
 use tokio::sync::Notify;
@@ -41,7 +43,12 @@ impl Timeline {
     }
 
     async fn wait_final(&self, n: usize) -> usize {
-        let count = || self.all().iter().filter(|(_, o)| o.status != Status::Retrying).count();
+        let count = || {
+            self.all()
+                .iter()
+                .filter(|(_, o)| o.status != Status::Retrying)
+                .count()
+        };
         let wait = async {
             loop {
                 let notified = self.changed.notified();
@@ -71,9 +78,12 @@ impl Observer for Recorder {
     }
 }
 
-async fn stream_entries(redis: &thorn_testkit::redis_server::RedisServer) -> Vec<Vec<entry::QueuedDelivery>> {
+async fn stream_entries(
+    redis: &thorn_testkit::redis_server::RedisServer,
+) -> Vec<Vec<entry::QueuedDelivery>> {
     let mut c = conn(redis).await;
-    let reply: redis::streams::StreamRangeReply = c.xrange_all("thorn:{default}:stream").await.unwrap();
+    let reply: redis::streams::StreamRangeReply =
+        c.xrange_all("thorn:{default}:stream").await.unwrap();
     reply
         .ids
         .into_iter()
@@ -89,7 +99,11 @@ async fn a_buffered_flush_of_100_events_is_10_entries() {
     let redis = redis().await;
     let thorn = thorn(config(&redis));
     thorn
-        .subscribe(Subscriber::builder("chunk.*", "http://127.0.0.1:9/hook", "k").build().unwrap())
+        .subscribe(
+            Subscriber::builder("chunk.*", "http://127.0.0.1:9/hook", "k")
+                .build()
+                .unwrap(),
+        )
         .await
         .unwrap();
     let ((), flushed) = thorn
@@ -111,7 +125,11 @@ async fn a_buffered_flush_of_100_events_is_10_entries() {
             order.push(v["i"].as_u64().unwrap());
         }
     }
-    assert_eq!(order, (0..100).collect::<Vec<u64>>(), "entries keep send order");
+    assert_eq!(
+        order,
+        (0..100).collect::<Vec<u64>>(),
+        "entries keep send order"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +140,11 @@ async fn one_event_to_three_subscribers_is_one_entry_and_three_posts() {
     let thorn = thorn(config.clone());
     for path in ["/a", "/b", "/c"] {
         thorn
-            .subscribe(Subscriber::builder("user.*", receiver.url(path), "k").build().unwrap())
+            .subscribe(
+                Subscriber::builder("user.*", receiver.url(path), "k")
+                    .build()
+                    .unwrap(),
+            )
             .await
             .unwrap();
     }
@@ -132,14 +154,20 @@ async fn one_event_to_three_subscribers_is_one_entry_and_three_posts() {
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].len(), 3);
     // The three deliveries share one body in the entry.
-    assert_eq!(entries[0][0].delivery.body.as_ptr(), entries[0][2].delivery.body.as_ptr());
+    assert_eq!(
+        entries[0][0].delivery.body.as_ptr(),
+        entries[0][2].delivery.body.as_ptr()
+    );
 
     let worker = RunningWorker::with_config(config);
     assert_eq!(receiver.wait_for(3, WAIT).await, 3);
     let stats = worker.stop().await;
     assert_eq!(stats.delivered, 3);
     let paths: HashSet<String> = receiver.requests().iter().map(|r| r.path.clone()).collect();
-    assert_eq!(paths, HashSet::from(["/a".into(), "/b".into(), "/c".into()]));
+    assert_eq!(
+        paths,
+        HashSet::from(["/a".into(), "/b".into(), "/c".into()])
+    );
     let mut c = conn(&redis).await;
     let len: usize = c.xlen("thorn:{default}:stream").await.unwrap();
     assert_eq!(len, 0, "acknowledged entries are deleted");
@@ -154,7 +182,9 @@ fn an_event_with_many_subscribers_is_split_over_entries() {
             id: uuid::Uuid::new_v4(),
             event: event.clone(),
             subscriber: Arc::new(
-                Subscriber::builder("big.*", format!("http://127.0.0.1:9/{i}"), "k").build().unwrap(),
+                Subscriber::builder("big.*", format!("http://127.0.0.1:9/{i}"), "k")
+                    .build()
+                    .unwrap(),
             ),
             body: body.clone(),
             timeout: None,
@@ -174,7 +204,11 @@ fn an_event_with_many_subscribers_is_split_over_entries() {
     assert_eq!(sizes, [500, 500, 200]);
     for e in &entries {
         let text = String::from_utf8_lossy(e);
-        assert_eq!(text.matches(r#"{"big":true}"#).count(), 1, "the body is stored once per entry");
+        assert_eq!(
+            text.matches(r#"{"big":true}"#).count(),
+            1,
+            "the body is stored once per entry"
+        );
     }
 }
 
@@ -188,7 +222,11 @@ async fn a_failing_receiver_gets_retries_with_one_delivery_id_spaced_by_backoff(
     config.observers.push(Arc::new(timeline.clone()));
     let thorn = thorn(config.clone());
     thorn
-        .subscribe(Subscriber::builder("job.*", receiver.url("/flaky"), "k").build().unwrap())
+        .subscribe(
+            Subscriber::builder("job.*", receiver.url("/flaky"), "k")
+                .build()
+                .unwrap(),
+        )
         .await
         .unwrap();
     let _worker = RunningWorker::with_config(config);
@@ -197,12 +235,27 @@ async fn a_failing_receiver_gets_retries_with_one_delivery_id_spaced_by_backoff(
 
     assert_eq!(receiver.wait_for(3, WAIT).await, 3);
     assert_eq!(timeline.0.wait_final(1).await, 1);
-    let ids: HashSet<String> = receiver.requests().iter().filter_map(|r| r.delivery().map(String::from)).collect();
-    assert_eq!(ids, HashSet::from([id.to_string()]), "one delivery id on every attempt");
+    let ids: HashSet<String> = receiver
+        .requests()
+        .iter()
+        .filter_map(|r| r.delivery().map(String::from))
+        .collect();
+    assert_eq!(
+        ids,
+        HashSet::from([id.to_string()]),
+        "one delivery id on every attempt"
+    );
 
     let seen = timeline.0.all();
     let statuses: Vec<(u32, Status)> = seen.iter().map(|(_, o)| (o.attempts, o.status)).collect();
-    assert_eq!(statuses, [(1, Status::Retrying), (2, Status::Retrying), (3, Status::Delivered)]);
+    assert_eq!(
+        statuses,
+        [
+            (1, Status::Retrying),
+            (2, Status::Retrying),
+            (3, Status::Delivered)
+        ]
+    );
     // Jitter keeps each delay in [delay/2, delay]: 25..50 ms, then 50..100
     // ms (less a millisecond of rounding to Redis's clock).
     let gap1 = seen[1].0 - seen[0].0;
@@ -219,7 +272,11 @@ async fn retries_used_up_go_to_dead_letters_and_a_replay_delivers() {
     let config = config(&redis);
     let thorn = thorn(config.clone());
     thorn
-        .subscribe(Subscriber::builder("job.*", receiver.url("/down"), "k").build().unwrap())
+        .subscribe(
+            Subscriber::builder("job.*", receiver.url("/down"), "k")
+                .build()
+                .unwrap(),
+        )
         .await
         .unwrap();
     let worker = RunningWorker::with_config(config.clone());
@@ -244,10 +301,17 @@ async fn retries_used_up_go_to_dead_letters_and_a_replay_delivers() {
     receiver.otherwise(Reply::status(200));
     let worker = RunningWorker::with_config(config);
     assert!(dead.replay(&letter.id).await.unwrap());
-    assert!(!dead.replay(&letter.id).await.unwrap(), "a replayed letter is gone");
+    assert!(
+        !dead.replay(&letter.id).await.unwrap(),
+        "a replayed letter is gone"
+    );
     assert_eq!(receiver.wait_for(4, WAIT).await, 4);
     let last = receiver.requests().pop().unwrap();
-    assert_eq!(last.delivery(), Some(id.to_string().as_str()), "a replay keeps the delivery id");
+    assert_eq!(
+        last.delivery(),
+        Some(id.to_string().as_str()),
+        "a replay keeps the delivery id"
+    );
     assert_eq!(worker.stop().await.delivered, 1);
     assert!(dead.is_empty().await.unwrap());
 }
@@ -261,7 +325,11 @@ async fn with_retries_off_a_failure_is_dead_lettered_at_once_and_purge_empties()
     config.retry.enabled = false;
     let thorn = thorn(config.clone());
     thorn
-        .subscribe(Subscriber::builder("job.*", receiver.url("/x"), "k").build().unwrap())
+        .subscribe(
+            Subscriber::builder("job.*", receiver.url("/x"), "k")
+                .build()
+                .unwrap(),
+        )
         .await
         .unwrap();
     let worker = RunningWorker::with_config(config.clone());
@@ -287,7 +355,11 @@ async fn replay_all_redelivers_every_dead_letter() {
     let config = config(&redis);
     let thorn = thorn(config.clone());
     thorn
-        .subscribe(Subscriber::builder("job.*", receiver.url("/gone-for-now"), "k").build().unwrap())
+        .subscribe(
+            Subscriber::builder("job.*", receiver.url("/gone-for-now"), "k")
+                .build()
+                .unwrap(),
+        )
         .await
         .unwrap();
     let worker = RunningWorker::with_config(config.clone());
@@ -311,13 +383,21 @@ async fn redis_down_at_send_is_an_error_and_a_later_flush_delivers() {
     let config = config(&redis);
     let thorn = thorn(config.clone());
     thorn
-        .subscribe(Subscriber::builder("order.*", receiver.url("/o"), "k").build().unwrap())
+        .subscribe(
+            Subscriber::builder("order.*", receiver.url("/o"), "k")
+                .build()
+                .unwrap(),
+        )
         .await
         .unwrap();
     redis.stop();
     let err = thorn.send(event("order.placed", 1)).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
-    assert_eq!(thorn.held_events(), 1, "the event is kept for the next flush");
+    assert_eq!(
+        thorn.held_events(),
+        1,
+        "the event is kept for the next flush"
+    );
     assert!(thorn.flush().await.is_err());
     assert_eq!(thorn.held_events(), 1);
 
@@ -337,7 +417,12 @@ async fn redis_down_at_send_is_an_error_and_a_later_flush_delivers() {
             }
         }
     }
-    assert_eq!(flushed.expect("a flush succeeds once Redis is back").count(Status::Queued), 1);
+    assert_eq!(
+        flushed
+            .expect("a flush succeeds once Redis is back")
+            .count(Status::Queued),
+        1
+    );
     assert_eq!(thorn.held_events(), 0);
     assert_eq!(receiver.wait_for(1, WAIT).await, 1);
     assert_eq!(receiver.requests()[0].event(), Some("order.placed"));
@@ -351,7 +436,11 @@ async fn a_worker_rides_out_a_redis_restart_and_loses_nothing_acknowledged() {
     let config = config(&redis);
     let thorn = thorn(config.clone());
     thorn
-        .subscribe(Subscriber::builder("tick.*", receiver.url("/t"), "k").build().unwrap())
+        .subscribe(
+            Subscriber::builder("tick.*", receiver.url("/t"), "k")
+                .build()
+                .unwrap(),
+        )
         .await
         .unwrap();
     let _worker = RunningWorker::with_config(config);
@@ -383,9 +472,17 @@ async fn a_worker_rides_out_a_redis_restart_and_loses_nothing_acknowledged() {
     assert_eq!(thorn.held_events(), 0);
     assert_eq!(acknowledged.len(), 2 * EACH);
     receiver.wait_for(2 * EACH, WAIT).await;
-    let received: HashSet<String> = receiver.requests().iter().filter_map(|r| r.delivery().map(String::from)).collect();
+    let received: HashSet<String> = receiver
+        .requests()
+        .iter()
+        .filter_map(|r| r.delivery().map(String::from))
+        .collect();
     let missing: Vec<_> = acknowledged.difference(&received).collect();
-    assert!(missing.is_empty(), "{} acknowledged deliveries never arrived", missing.len());
+    assert!(
+        missing.is_empty(),
+        "{} acknowledged deliveries never arrived",
+        missing.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -395,7 +492,11 @@ async fn a_lost_consumer_group_is_recreated() {
     let config = config(&redis);
     let thorn = thorn(config.clone());
     thorn
-        .subscribe(Subscriber::builder("g.*", receiver.url("/g"), "k").build().unwrap())
+        .subscribe(
+            Subscriber::builder("g.*", receiver.url("/g"), "k")
+                .build()
+                .unwrap(),
+        )
         .await
         .unwrap();
     let _worker = RunningWorker::with_config(config);
@@ -413,7 +514,12 @@ async fn a_lost_consumer_group_is_recreated() {
     thorn.send(event("g.two", 2)).await.unwrap();
     // g.one comes again if its acknowledgement raced the loss of the group
     // (delivery is at least once); g.two must come.
-    let has_two = || receiver.requests().iter().any(|r| r.event() == Some("g.two"));
+    let has_two = || {
+        receiver
+            .requests()
+            .iter()
+            .any(|r| r.event() == Some("g.two"))
+    };
     let mut n = 1;
     while !has_two() && n < 4 {
         n = receiver.wait_for(n + 1, WAIT).await;
@@ -429,7 +535,11 @@ async fn shutdown_finishes_and_acknowledges_what_is_in_flight() {
     let config = config(&redis);
     let thorn = thorn(config.clone());
     thorn
-        .subscribe(Subscriber::builder("s.*", receiver.url("/s"), "k").build().unwrap())
+        .subscribe(
+            Subscriber::builder("s.*", receiver.url("/s"), "k")
+                .build()
+                .unwrap(),
+        )
         .await
         .unwrap();
     let worker = RunningWorker::with_config(config);
@@ -450,8 +560,14 @@ async fn shutdown_finishes_and_acknowledges_what_is_in_flight() {
 fn an_ack_deadline_shorter_than_an_attempt_is_refused() {
     let mut config = thorn_core::Config::default();
     config.event_timeout = Duration::from_secs(3);
-    let err = Worker::builder(config.clone()).ack_deadline(Duration::from_secs(2)).build().unwrap_err();
+    let err = Worker::builder(config.clone())
+        .ack_deadline(Duration::from_secs(2))
+        .build()
+        .unwrap_err();
     assert!(err.to_string().contains("THORN_EVENT_TIMEOUT"), "{err}");
-    let ok = Worker::builder(config).ack_deadline(Duration::from_secs(4)).build().unwrap();
+    let ok = Worker::builder(config)
+        .ack_deadline(Duration::from_secs(4))
+        .build()
+        .unwrap();
     assert_eq!(ok.ack_deadline(), Duration::from_secs(4));
 }

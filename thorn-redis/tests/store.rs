@@ -23,7 +23,13 @@ async fn names(store: &RedisStore, event: &str, sender: Option<&str>) -> BTreeSe
         .await
         .unwrap()
         .iter()
-        .map(|s| s.url.host_str().unwrap().trim_end_matches(".example").to_uppercase())
+        .map(|s| {
+            s.url
+                .host_str()
+                .unwrap()
+                .trim_end_matches(".example")
+                .to_uppercase()
+        })
         .collect()
 }
 
@@ -52,10 +58,19 @@ async fn matches_python_thorns_table_and_sees_other_processes_changes() {
     }
     writer.add(sub("baz.*", "g", "user2")).await.unwrap();
 
-    assert_eq!(names(&reader, "foo.created", None).await, set(&["A", "B", "C", "E", "H"]));
+    assert_eq!(
+        names(&reader, "foo.created", None).await,
+        set(&["A", "B", "C", "E", "H"])
+    );
     assert_eq!(names(&reader, "foo.updated", None).await, set(&["A", "H"]));
-    assert_eq!(names(&reader, "foo.deleted", None).await, set(&["A", "D", "H"]));
-    assert_eq!(names(&reader, "baz.created", None).await, set(&["E", "G", "H"]));
+    assert_eq!(
+        names(&reader, "foo.deleted", None).await,
+        set(&["A", "D", "H"])
+    );
+    assert_eq!(
+        names(&reader, "baz.created", None).await,
+        set(&["E", "G", "H"])
+    );
     assert_eq!(names(&reader, "bar.updated", None).await, set(&["F", "H"]));
     assert_eq!(names(&reader, "bar.deleted", None).await, set(&["H"]));
     assert_eq!(names(&reader, "baz.moo", Some("user1")).await, set(&["H"]));
@@ -63,9 +78,18 @@ async fn matches_python_thorns_table_and_sees_other_processes_changes() {
 
     assert_eq!(reader.by_owner("user2").await.unwrap().len(), 1);
     assert_eq!(reader.by_owner("user1").await.unwrap().len(), 7);
-    let h = reader.by_owner("user1").await.unwrap().into_iter().find(|s| s.pattern.as_str() == "*").unwrap();
+    let h = reader
+        .by_owner("user1")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.pattern.as_str() == "*")
+        .unwrap();
     assert_eq!(reader.get(h.id).await.unwrap().unwrap().url, h.url);
-    assert_eq!(reader.get(h.id).await.unwrap().unwrap().secret.expose(), "k");
+    assert_eq!(
+        reader.get(h.id).await.unwrap().unwrap().secret.expose(),
+        "k"
+    );
 
     assert!(writer.remove(h.id).await.unwrap());
     assert!(!writer.remove(h.id).await.unwrap());
@@ -73,7 +97,15 @@ async fn matches_python_thorns_table_and_sees_other_processes_changes() {
     assert!(reader.get(h.id).await.unwrap().is_none());
 
     // Replacing by id changes the pattern.
-    let mut f = reader.by_owner("user1").await.unwrap().into_iter().find(|s| s.pattern.as_str() == "bar.updated").unwrap().as_ref().clone();
+    let mut f = reader
+        .by_owner("user1")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.pattern.as_str() == "bar.updated")
+        .unwrap()
+        .as_ref()
+        .clone();
     f.pattern = thorn_core::Pattern::new("bar.*").unwrap();
     writer.add(f).await.unwrap();
     assert_eq!(names(&reader, "bar.deleted", None).await, set(&["F"]));
@@ -84,6 +116,9 @@ async fn an_unreachable_store_is_a_retryable_error() {
     let redis = common::redis().await;
     let store = RedisStore::new(&RedisOptions::default().url(redis.url()), "default").unwrap();
     redis.stop();
-    let err = store.matching(&EventName::new("a.b").unwrap(), None).await.unwrap_err();
+    let err = store
+        .matching(&EventName::new("a.b").unwrap(), None)
+        .await
+        .unwrap_err();
     assert!(err.is_retryable(), "{err}");
 }

@@ -47,6 +47,7 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     binary: PathBuf,
+    extra: Vec<String>,
     child: Mutex<Option<Child>>,
 }
 
@@ -67,6 +68,17 @@ impl RedisServer {
     /// The binary is `$THORN_REDIS_SERVER` if set, else `redis-server` from
     /// `PATH`; when there is none the error says how to install it.
     pub async fn start() -> Result<Self, StartError> {
+        Self::start_with(&[]).await
+    }
+
+    /// Like [`start`](Self::start), with more `redis-server` settings as
+    /// name/value pairs that override the defaults, such as
+    /// `[("appendfsync", "everysec")]` for a benchmark.
+    pub async fn start_with(settings: &[(&str, &str)]) -> Result<Self, StartError> {
+        let extra: Vec<String> = settings
+            .iter()
+            .flat_map(|(k, v)| [format!("--{k}"), (*v).to_owned()])
+            .collect();
         let binary = find_binary()?;
         let dir = temp_dir()?;
         let mut last = None;
@@ -74,12 +86,13 @@ impl RedisServer {
         // the server's bind: try a few.
         for _ in 0..5 {
             let port = free_port()?;
-            match launch(&binary, &dir, port).await {
+            match launch(&binary, &dir, port, &extra).await {
                 Ok(child) => {
                     return Ok(RedisServer {
                         port,
                         dir,
                         binary,
+                        extra,
                         child: Mutex::new(Some(child)),
                     });
                 }
@@ -126,7 +139,7 @@ impl RedisServer {
         let mut last = None;
         // The old socket may linger for a moment after the kill.
         for _ in 0..20 {
-            match launch(&self.binary, &self.dir, self.port).await {
+            match launch(&self.binary, &self.dir, self.port, &self.extra).await {
                 Ok(child) => {
                     *self.child_lock() = Some(child);
                     return Ok(());
@@ -154,7 +167,12 @@ impl Drop for RedisServer {
     }
 }
 
-async fn launch(binary: &Path, dir: &Path, port: u16) -> Result<Child, StartError> {
+async fn launch(
+    binary: &Path,
+    dir: &Path,
+    port: u16,
+    extra: &[String],
+) -> Result<Child, StartError> {
     let port_arg = port.to_string();
     let mut child = Command::new(binary)
         .args(["--port", &port_arg, "--bind", "127.0.0.1", "--dir"])
@@ -173,6 +191,7 @@ async fn launch(binary: &Path, dir: &Path, port: u16) -> Result<Child, StartErro
             "--logfile",
             "redis.log",
         ])
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -208,7 +227,10 @@ async fn ping(port: u16) -> bool {
         let n = stream.read(&mut buf).await?;
         Ok::<bool, io::Error>(buf[..n].starts_with(b"+PONG"))
     };
-    matches!(tokio::time::timeout(Duration::from_secs(1), attempt).await, Ok(Ok(true)))
+    matches!(
+        tokio::time::timeout(Duration::from_secs(1), attempt).await,
+        Ok(Ok(true))
+    )
 }
 
 fn find_binary() -> Result<PathBuf, StartError> {
@@ -239,7 +261,10 @@ fn free_port() -> Result<u16, StartError> {
 
 fn temp_dir() -> Result<PathBuf, StartError> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     let dir = std::env::temp_dir().join(format!(
         "thorn-redis-{}-{}-{nanos}",
         std::process::id(),

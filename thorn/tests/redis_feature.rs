@@ -6,7 +6,10 @@
 fn the_registry_holds_redis() {
     let registry = thorn::registry();
     assert!(registry.contains(thorn::redis::NAME));
-    let config = thorn::Config::builder().dispatcher("redis").build().unwrap();
+    let config = thorn::Config::builder()
+        .dispatcher("redis")
+        .build()
+        .unwrap();
     // Building connects to nothing yet.
     let dispatcher = registry.build(&config).unwrap();
     assert_eq!(dispatcher.name(), "redis");

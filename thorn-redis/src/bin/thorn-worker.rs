@@ -69,7 +69,8 @@ fn build(args: Args) -> Result<Worker, String> {
         builder = builder.redis_queue(queue);
     }
     if let Some(n) = args.concurrency {
-        let n = thorn_core::config::parse_count("--concurrency", &n, 1, 100_000).map_err(|e| e.to_string())?;
+        let n = thorn_core::config::parse_count("--concurrency", &n, 1, 100_000)
+            .map_err(|e| e.to_string())?;
         builder = builder.concurrency(n);
     }
     let config = builder.build().map_err(|e| e.to_string())?;
@@ -78,8 +79,8 @@ fn build(args: Args) -> Result<Worker, String> {
         worker = worker.consumer_name(name);
     }
     if let Some(d) = args.ack_deadline {
-        let d: Duration =
-            thorn_core::config::parse_duration("--ack-deadline", &d, false).map_err(|e| e.to_string())?;
+        let d: Duration = thorn_core::config::parse_duration("--ack-deadline", &d, false)
+            .map_err(|e| e.to_string())?;
         worker = worker.ack_deadline(d);
     }
     worker.build().map_err(|e| e.to_string())
@@ -108,7 +109,10 @@ async fn stop_signal() {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(tracing::Level::INFO).init();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .init();
     let args = match parse_args(std::env::args().skip(1)) {
         Ok(Some(a)) => a,
         Ok(None) => {
@@ -120,7 +124,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("thorn-worker: cannot start the runtime: {e}");
@@ -164,6 +171,10 @@ mod tests {
         assert_eq!(a.ack_deadline.as_deref(), Some("5"));
         assert!(parse_args(["--nope"].map(String::from).into_iter()).is_err());
         assert!(parse_args(["--queue"].map(String::from).into_iter()).is_err());
-        assert!(parse_args(["-h"].map(String::from).into_iter()).unwrap().is_none());
+        assert!(
+            parse_args(["-h"].map(String::from).into_iter())
+                .unwrap()
+                .is_none()
+        );
     }
 }

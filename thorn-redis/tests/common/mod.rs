@@ -14,7 +14,9 @@ use tokio::task::JoinHandle;
 pub const WAIT: Duration = Duration::from_secs(20);
 
 pub async fn redis() -> RedisServer {
-    RedisServer::start().await.expect("redis-server starts (apt-get install redis-server)")
+    RedisServer::start()
+        .await
+        .expect("redis-server starts (apt-get install redis-server)")
 }
 
 /// A config for the queue on `redis`: loopback receivers allowed, a short
@@ -55,18 +57,30 @@ impl RunningWorker {
     pub fn start(worker: Worker) -> Self {
         let stop = worker.shutdown_handle();
         let task = tokio::spawn(worker.run());
-        RunningWorker { stop, task: Some(task) }
+        RunningWorker {
+            stop,
+            task: Some(task),
+        }
     }
 
     pub fn with_config(config: Config) -> Self {
-        Self::start(Worker::builder(config).block(Duration::from_millis(200)).build().expect("worker builds"))
+        Self::start(
+            Worker::builder(config)
+                .block(Duration::from_millis(200))
+                .build()
+                .expect("worker builds"),
+        )
     }
 
     /// Stops the worker and waits until it has settled everything.
     pub async fn stop(mut self) -> WorkerStats {
         self.stop.shutdown();
         let task = self.task.take().expect("running");
-        tokio::time::timeout(WAIT, task).await.expect("worker stops in time").unwrap().unwrap()
+        tokio::time::timeout(WAIT, task)
+            .await
+            .expect("worker stops in time")
+            .unwrap()
+            .unwrap()
     }
 }
 
