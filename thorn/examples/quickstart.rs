@@ -25,12 +25,8 @@ async fn main() -> thorn::Result<()> {
     // Thorn refuses loopback addresses and ports other than 80/443 by
     // default; allow the local receiver (and nothing else) for this demo.
     let mut config = Config::from_env()?;
-    let mut recipients =
+    config.recipients =
         RecipientPolicy::parse(&format!("allow_loopback,allow_port={}", receiver.port()))?;
-    if let Some(ports) = recipients.ports.as_mut() {
-        ports.insert(receiver.port());
-    }
-    config.recipients = recipients;
     let thorn = Thorn::new(config, &thorn::registry())?;
     println!(
         "dispatcher: {:?}; receiver at {}",
