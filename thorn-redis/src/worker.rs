@@ -77,6 +77,28 @@ pub struct WorkerStats {
     pub dead: u64,
     /// Entries reclaimed from workers that stopped answering.
     pub reclaimed: u64,
+    /// Reads of the queue that failed (Redis unreachable, the group lost),
+    /// each followed by a backoff or a repair.
+    pub read_errors: u64,
+}
+
+/// Reads a worker's counters from elsewhere while it runs. Cheap to clone.
+#[derive(Clone)]
+pub struct WorkerMonitor(Arc<Shared>);
+
+impl fmt::Debug for WorkerMonitor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WorkerMonitor")
+            .field(&self.0.consumer)
+            .finish()
+    }
+}
+
+impl WorkerMonitor {
+    /// What the worker did so far.
+    pub fn stats(&self) -> WorkerStats {
+        self.0.counters.snapshot()
+    }
 }
 
 #[derive(Debug, Default)]
@@ -86,6 +108,7 @@ struct Counters {
     retried: AtomicU64,
     dead: AtomicU64,
     reclaimed: AtomicU64,
+    read_errors: AtomicU64,
 }
 
 impl Counters {
@@ -96,6 +119,7 @@ impl Counters {
             retried: self.retried.load(Ordering::Relaxed),
             dead: self.dead.load(Ordering::Relaxed),
             reclaimed: self.reclaimed.load(Ordering::Relaxed),
+            read_errors: self.read_errors.load(Ordering::Relaxed),
         }
     }
 }
@@ -343,6 +367,11 @@ impl Worker {
         self.shared.counters.snapshot()
     }
 
+    /// A handle that reads the counters while [`run`](Self::run) goes on.
+    pub fn monitor(&self) -> WorkerMonitor {
+        WorkerMonitor(Arc::clone(&self.shared))
+    }
+
     /// Runs until the shutdown handle is used; then finishes and settles
     /// what is in flight and returns the counters. Redis being unreachable
     /// is not an error: the worker waits (with backoff) until it is back.
@@ -382,6 +411,7 @@ impl Worker {
                 match create_group(&shared).await {
                     Ok(()) => group_ready = true,
                     Err(e) => {
+                        shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
                         tracing::warn!(error = %e, "cannot create the consumer group; retrying");
                         backoff.wait(&stop).await;
                         continue;
@@ -400,10 +430,12 @@ impl Worker {
             match result {
                 Ok(()) => backoff.reset(),
                 Err(e) if e.is_no_group() => {
+                    shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!("the consumer group is gone (Redis lost it); recreating it");
                     group_ready = false;
                 }
                 Err(e) => {
+                    shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(error = %e, "reading the queue failed; retrying");
                     backoff.wait(&stop).await;
                 }

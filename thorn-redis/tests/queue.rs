@@ -571,3 +571,66 @@ fn an_ack_deadline_shorter_than_an_attempt_is_refused() {
         .unwrap();
     assert_eq!(ok.ack_deadline(), Duration::from_secs(4));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_waits_for_the_receivers_retry_after() {
+    let redis = redis().await;
+    let receiver = MockReceiver::start().await.unwrap();
+    receiver.script([Reply::status(429).header("Retry-After", "1")]);
+    let timeline = Recorder::default();
+    let mut config = config(&redis);
+    config.observers.push(Arc::new(timeline.clone()));
+    let thorn = thorn(config.clone());
+    thorn
+        .subscribe(
+            Subscriber::builder("ra.*", receiver.url("/ra"), "k")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let _worker = RunningWorker::with_config(config);
+    thorn.send(event("ra.x", 1)).await.unwrap();
+    assert_eq!(receiver.wait_for(2, WAIT).await, 2);
+    assert_eq!(timeline.0.wait_final(1).await, 1);
+    let seen = timeline.0.all();
+    assert_eq!(seen[0].1.http_status, Some(429));
+    let gap = seen[1].0 - seen[0].0;
+    assert!(
+        gap >= Duration::from_millis(999),
+        "Retry-After: 1 honoured, waited {gap:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_started_while_redis_is_down_waits_for_it() {
+    let redis = redis().await;
+    let receiver = MockReceiver::start().await.unwrap();
+    let config = config(&redis);
+    redis.stop();
+    let worker = RunningWorker::with_config(config.clone());
+    // Bounded wait until the worker has met the refused connection.
+    for _ in 0..500 {
+        if worker.monitor.stats().read_errors > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        worker.monitor.stats().read_errors > 0,
+        "the worker met Redis down"
+    );
+    redis.restart().await.unwrap();
+    let thorn = thorn(config);
+    thorn
+        .subscribe(
+            Subscriber::builder("late.*", receiver.url("/late"), "k")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    thorn.send(event("late.one", 1)).await.unwrap();
+    assert_eq!(receiver.wait_for(1, WAIT).await, 1);
+    assert_eq!(worker.stop().await.delivered, 1);
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use thorn_core::{Config, RecipientPolicy, Registry, RetryPolicy, Thorn};
-use thorn_redis::{ShutdownHandle, Worker, WorkerStats};
+use thorn_redis::{ShutdownHandle, Worker, WorkerMonitor, WorkerStats};
 use thorn_testkit::redis_server::RedisServer;
 use tokio::task::JoinHandle;
 
@@ -49,6 +49,7 @@ pub async fn conn(redis: &RedisServer) -> MultiplexedConnection {
 
 /// A worker running on a task of the test's runtime; stopped on drop.
 pub struct RunningWorker {
+    pub monitor: WorkerMonitor,
     stop: ShutdownHandle,
     task: Option<JoinHandle<thorn_redis::Result<WorkerStats>>>,
 }
@@ -56,8 +57,10 @@ pub struct RunningWorker {
 impl RunningWorker {
     pub fn start(worker: Worker) -> Self {
         let stop = worker.shutdown_handle();
+        let monitor = worker.monitor();
         let task = tokio::spawn(worker.run());
         RunningWorker {
+            monitor,
             stop,
             task: Some(task),
         }
