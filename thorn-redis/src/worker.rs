@@ -223,6 +223,7 @@ impl WorkerBuilder {
             .connection(self.block + self.options.response_timeout)?;
         let concurrency = self.config.concurrency.max(1);
         let (settle_tx, settle_rx) = mpsc::unbounded_channel();
+        let shutdown = ShutdownHandle::default();
         let slot_count =
             u32::try_from(concurrency * ENTRIES_PER_DELIVERY_SLOT).unwrap_or(u32::MAX >> 4);
         Ok(Worker {
@@ -245,10 +246,11 @@ impl WorkerBuilder {
                 counters: Counters::default(),
                 settle_tx,
                 settle_rx: Mutex::new(Some(settle_rx)),
+                stopping: shutdown.0.clone(),
                 subscribers: entry::SubscriberCache::default(),
                 config: self.config,
             }),
-            shutdown: ShutdownHandle::default(),
+            shutdown,
         })
     }
 }
@@ -322,6 +324,8 @@ struct Shared {
     promote: Notify,
     counters: Counters,
     settle_tx: mpsc::UnboundedSender<SettleJob>,
+    /// Cancelled when a stop is asked for.
+    stopping: CancellationToken,
     /// The settler's end of `settle_tx`, taken by `run`.
     settle_rx: Mutex<Option<mpsc::UnboundedReceiver<SettleJob>>>,
     /// Subscriptions already decoded, by their stored JSON.
@@ -909,8 +913,12 @@ async fn settle_batch(shared: &Shared, batch: &[SettleJob]) {
         }
     }
     let mut backoff = Backoff::default();
-    // Bounded: about five minutes of backoff.
-    for _ in 0..80 {
+    // Bounded: about five minutes of backoff, or a few seconds once the
+    // worker is stopping (the entries are then reclaimed by another).
+    for attempt in 0..80 {
+        if attempt >= 6 && shared.stopping.is_cancelled() {
+            break;
+        }
         let result = match shared.conn.get().await {
             Ok(mut conn) => inv
                 .invoke_async::<u64>(&mut conn)

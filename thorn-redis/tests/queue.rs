@@ -634,3 +634,49 @@ async fn a_worker_started_while_redis_is_down_waits_for_it() {
     assert_eq!(receiver.wait_for(1, WAIT).await, 1);
     assert_eq!(worker.stop().await.delivered, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_with_redis_down_ends_and_another_worker_delivers_the_entry_again() {
+    let redis = redis().await;
+    let receiver = MockReceiver::start().await.unwrap();
+    receiver.script([Reply::status(200).delay(Duration::from_millis(300))]);
+    let config = config(&redis);
+    let thorn = thorn(config.clone());
+    thorn
+        .subscribe(
+            Subscriber::builder("down.*", receiver.url("/d"), "k")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let worker = RunningWorker::with_config(config.clone());
+    let id = thorn.send(event("down.x", 1)).await.unwrap().outcomes[0].delivery;
+    assert_eq!(receiver.wait_for(1, WAIT).await, 1);
+    redis.stop();
+    // The answer comes, but the entry cannot be acknowledged: the stop
+    // still ends, leaving it pending.
+    let stats = worker.stop().await;
+    assert_eq!((stats.delivered, stats.entries), (1, 0));
+
+    redis.restart().await.unwrap();
+    let again = Worker::builder(config)
+        .block(Duration::from_millis(200))
+        .ack_deadline(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let again = RunningWorker::start(again);
+    assert_eq!(receiver.wait_for(2, WAIT).await, 2);
+    let ids: Vec<String> = receiver
+        .requests()
+        .iter()
+        .filter_map(|r| r.delivery().map(String::from))
+        .collect();
+    assert_eq!(
+        ids,
+        [id.to_string(), id.to_string()],
+        "the same delivery, again"
+    );
+    let stats = again.stop().await;
+    assert_eq!((stats.reclaimed, stats.entries), (1, 1));
+}
