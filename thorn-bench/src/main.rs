@@ -29,6 +29,8 @@ use sha2::Sha256;
 use thorn::{Config, Event, RecipientPolicy, Status, Subscriber, Thorn};
 use thorn_testkit::receiver::MockReceiver;
 
+mod redis_rows;
+
 const SECRET: &str = "bench-secret";
 
 type Sender = Arc<dyn Fn(usize) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
@@ -254,4 +256,9 @@ async fn main() {
             );
         }
     }
+    let default_64 = rows
+        .iter()
+        .find(|r| r.name == "thorn default" && r.concurrency == 64)
+        .map(Row::per_second);
+    redis_rows::run(&receiver, deliveries, default_64).await;
 }

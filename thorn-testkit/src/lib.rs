@@ -24,5 +24,7 @@
 #[cfg(feature = "http")]
 pub mod receiver;
 pub mod recording;
+#[cfg(feature = "redis")]
+pub mod redis_server;
 #[cfg(feature = "http")]
 pub mod suite;

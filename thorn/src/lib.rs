@@ -11,6 +11,11 @@ pub use thorn_http as http;
 #[cfg(feature = "inline")]
 pub use thorn_inline as inline;
 
+/// The `"redis"` backend: producer, worker, dead letters, Redis store
+/// (feature `redis`).
+#[cfg(feature = "redis")]
+pub use thorn_redis as redis;
+
 /// Test helpers (feature `testkit`).
 #[cfg(feature = "testkit")]
 pub use thorn_testkit as testkit;
@@ -22,6 +27,8 @@ pub fn registry() -> Registry {
     let mut registry = Registry::new();
     #[cfg(feature = "inline")]
     thorn_inline::register(&mut registry);
+    #[cfg(feature = "redis")]
+    thorn_redis::register(&mut registry);
     #[cfg(feature = "testkit")]
     thorn_testkit::recording::register(&mut registry, thorn_testkit::recording::Recorder::global());
     registry

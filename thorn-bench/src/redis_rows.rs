@@ -1,0 +1,179 @@
+//! Rows of the `"redis"` backend: end-to-end deliveries per second with one
+//! worker (sends at concurrency 64, timed until the receiver has them all),
+//! and the enqueue rate of `send` alone, unbuffered and buffered.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use thorn::redis::{Worker, WorkerStats};
+use thorn::{Config, Event, RecipientPolicy, Status, Subscriber, Thorn};
+use thorn_testkit::receiver::MockReceiver;
+use thorn_testkit::redis_server::RedisServer;
+
+const SENDERS: usize = 64;
+
+fn data(i: usize) -> serde_json::Value {
+    json!({"id": i, "name": "Ada Lovelace", "email": "ada@example.com", "tags": ["a", "b", "c"]})
+}
+
+fn config(redis: &RedisServer, queue: &str) -> Config {
+    let mut config = Config::from_env().unwrap();
+    config.dispatcher = "redis".into();
+    config.redis_url = Some(redis.url());
+    config.redis_queue = queue.into();
+    config.recipients = RecipientPolicy::allow_loopback_any_port();
+    config
+}
+
+async fn thorn_for(config: Config, url: String) -> Thorn {
+    let thorn = Thorn::new(config, &thorn::registry()).unwrap();
+    thorn
+        .subscribe(
+            Subscriber::builder("bench.*", url, super::SECRET)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    thorn
+}
+
+fn print(name: &str, concurrency: usize, n: usize, elapsed: Duration, failed: usize) -> f64 {
+    let rate = n as f64 / elapsed.as_secs_f64();
+    println!(
+        "{name:<28} c={concurrency:<3} {n:>7} events in {:>6.2} s: {rate:>9.0}/s ({failed} failed)",
+        elapsed.as_secs_f64()
+    );
+    rate
+}
+
+/// Sends `n` events from `SENDERS` tasks; how many sends failed.
+async fn send_all(thorn: &Thorn, n: usize) -> usize {
+    let per_task = n / SENDERS;
+    let mut tasks = Vec::with_capacity(SENDERS);
+    for t in 0..SENDERS {
+        let thorn = thorn.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut failed = 0;
+            for i in 0..per_task {
+                match thorn
+                    .send(Event::new("bench.tick", data(t * per_task + i)).unwrap())
+                    .await
+                {
+                    Ok(r) if r.count(Status::Queued) == 1 => {}
+                    _ => failed += 1,
+                }
+            }
+            failed
+        }));
+    }
+    let mut failed = 0;
+    for t in tasks {
+        failed += t.await.unwrap();
+    }
+    failed
+}
+
+/// Runs the rows; `default_rate` is the `"default"` backend's rate at
+/// concurrency 64 from the same run, for the ratio.
+pub(crate) async fn run(receiver: &MockReceiver, deliveries: usize, default_rate: Option<f64>) {
+    // The usual production durability (fsync once a second), not the
+    // testkit's fsync on every write.
+    let redis = match RedisServer::start_with(&[("appendfsync", "everysec")]).await {
+        Ok(r) => r,
+        Err(e) => {
+            println!("\nredis rows skipped: {e}");
+            return;
+        }
+    };
+    println!();
+    let n = deliveries / SENDERS * SENDERS;
+
+    // End to end, one worker.
+    let config = config(&redis, "e2e");
+    let thorn = thorn_for(config.clone(), receiver.url("/redis")).await;
+    let worker = Worker::builder(config).build().unwrap();
+    let stop = worker.shutdown_handle();
+    let running = tokio::spawn(worker.run());
+    // Warm the pools.
+    send_all(&thorn, SENDERS).await;
+    receiver.wait_for(SENDERS, Duration::from_secs(30)).await;
+    receiver.clear();
+    let started = Instant::now();
+    let failed = send_all(&thorn, n).await;
+    let got = receiver.wait_for(n, Duration::from_secs(300)).await;
+    let e2e = print(
+        "thorn redis end to end",
+        SENDERS,
+        got,
+        started.elapsed(),
+        failed + n.saturating_sub(got),
+    );
+    stop.shutdown();
+    let stats: WorkerStats = running.await.unwrap().unwrap();
+    receiver.clear();
+
+    // Enqueue alone (no worker on this queue).
+    let thorn = thorn_for(config_for_enqueue(&redis), receiver.url("/none")).await;
+    let started = Instant::now();
+    let failed = send_all(&thorn, n).await;
+    print("thorn redis enqueue", SENDERS, n, started.elapsed(), failed);
+
+    // The worker alone, draining what the enqueue row left.
+    receiver.clear();
+    let worker = Worker::builder(config_for_enqueue(&redis)).build().unwrap();
+    let stop = worker.shutdown_handle();
+    let started = Instant::now();
+    let running = tokio::spawn(worker.run());
+    let got = receiver.wait_for(n, Duration::from_secs(300)).await;
+    print(
+        "thorn redis worker drain",
+        1,
+        got,
+        started.elapsed(),
+        n.saturating_sub(got),
+    );
+    stop.shutdown();
+    let _ = running.await;
+
+    let started = Instant::now();
+    let mut failed = 0;
+    const SCOPE: usize = 1000;
+    for scope in 0..n.div_ceil(SCOPE) {
+        let ((), flushed) = thorn
+            .buffer_events(async {
+                for i in scope * SCOPE..((scope + 1) * SCOPE).min(n) {
+                    let _ = thorn.send(Event::new("bench.tick", data(i)).unwrap()).await;
+                }
+            })
+            .await;
+        match flushed {
+            Ok(r) => failed += SCOPE.min(n - scope * SCOPE) - r.count(Status::Queued),
+            Err(_) => failed += SCOPE,
+        }
+    }
+    let buffered = print(
+        "thorn redis enqueue buffered",
+        1,
+        n,
+        started.elapsed(),
+        failed,
+    );
+
+    println!();
+    if let Some(base) = default_rate {
+        println!(
+            "c=64 thorn redis end to end / thorn default = {:.2}",
+            e2e / base
+        );
+    }
+    println!(
+        "buffered enqueue: {buffered:.0} events/s ({} per entry); worker settled {} entries",
+        thorn.config().chunk_size,
+        stats.entries
+    );
+}
+
+fn config_for_enqueue(redis: &RedisServer) -> Config {
+    config(redis, "enqueue")
+}

@@ -1,0 +1,47 @@
+//! The Redis keys of one queue, hash-tagged so that Redis Cluster keeps a
+//! queue on one slot (and spreads queues over nodes).
+
+/// The consumer group every worker of a queue reads through.
+pub const GROUP: &str = "thorn";
+
+/// The field of a stream entry that holds the encoded deliveries.
+pub const FIELD: &str = "d";
+
+/// The keys of one queue: `thorn:{queue}:stream`, `thorn:{queue}:delayed`
+/// and `thorn:{queue}:dead`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    /// The queue's name.
+    pub queue: String,
+    /// The stream of entries waiting for a worker.
+    pub stream: String,
+    /// The sorted set of retries, scored by when they are due (Unix ms).
+    pub delayed: String,
+    /// The stream of dead letters.
+    pub dead: String,
+}
+
+impl Keys {
+    /// The keys of `queue`.
+    pub fn new(queue: &str) -> Self {
+        Keys {
+            queue: queue.to_owned(),
+            stream: format!("thorn:{{{queue}}}:stream"),
+            delayed: format!("thorn:{{{queue}}}:delayed"),
+            dead: format!("thorn:{{{queue}}}:dead"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_share_one_hash_tag() {
+        let k = Keys::new("mail");
+        assert_eq!(k.stream, "thorn:{mail}:stream");
+        assert_eq!(k.delayed, "thorn:{mail}:delayed");
+        assert_eq!(k.dead, "thorn:{mail}:dead");
+    }
+}

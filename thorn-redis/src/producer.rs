@@ -1,0 +1,161 @@
+//! The `"redis"` dispatcher: enqueues deliveries to the queue's stream.
+
+use std::fmt;
+use std::sync::Arc;
+
+use thorn_core::{Batch, BoxFuture, Config, Dispatcher, Outcome, Registry, Report, Status};
+
+use crate::entry::EntryEncoder;
+use crate::error::Result;
+use crate::keys::{FIELD, Keys};
+use crate::options::{Connection, RedisOptions};
+
+/// The name the backend is registered under.
+pub const NAME: &str = "redis";
+
+/// The most deliveries one stream entry holds: an event with more
+/// subscribers is split over several entries, so that no entry is huge and
+/// a worker's unit of work stays bounded.
+pub const MAX_DELIVERIES_PER_ENTRY: usize = 500;
+
+/// Registers the `"redis"` backend in `registry`.
+pub fn register(registry: &mut Registry) {
+    registry.register(NAME, |config: &Config| {
+        let d = RedisDispatcher::new(config)
+            .map_err(|e| thorn_core::Error::dispatch(NAME, false, e))?;
+        Ok(Arc::new(d) as Arc<dyn Dispatcher>)
+    });
+}
+
+/// Enqueues every delivery of a batch to the queue's stream, for workers to
+/// deliver.
+///
+/// A batch of `n` events becomes `ceil(n / chunk_size)` entries (more when
+/// an entry would exceed [`MAX_DELIVERIES_PER_ENTRY`]), written in one
+/// `MULTI`/`EXEC` transaction: all or none. Each body is stored once per
+/// entry, however many subscribers share it. The connection is opened on
+/// the first dispatch and re-opened after failures; when Redis cannot be
+/// reached, `dispatch` fails with a retryable error within the connect
+/// timeout and the caller keeps the events.
+pub struct RedisDispatcher {
+    options: RedisOptions,
+    keys: Keys,
+    chunk_size: usize,
+    conn: Connection,
+}
+
+impl fmt::Debug for RedisDispatcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisDispatcher")
+            .field("options", &self.options)
+            .field("chunk_size", &self.chunk_size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisDispatcher {
+    /// A dispatcher for the queue `config` names (`THORN_REDIS_URL`,
+    /// `THORN_REDIS_QUEUE`, `THORN_CHUNKSIZE`). Does not connect yet.
+    pub fn new(config: &Config) -> Result<Self> {
+        Self::with_options(RedisOptions::from_config(config), config.chunk_size)
+    }
+
+    /// A dispatcher with explicit options and events per entry.
+    pub fn with_options(options: RedisOptions, chunk_size: usize) -> Result<Self> {
+        let conn = options.connection(options.response_timeout)?;
+        Ok(RedisDispatcher {
+            keys: options.keys(),
+            options,
+            chunk_size: chunk_size.max(1),
+            conn,
+        })
+    }
+
+    /// The queue's keys.
+    pub fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Encodes `batch` into stream entries (see the type's docs).
+    pub fn encode(&self, batch: &Batch) -> Vec<Vec<u8>> {
+        let mut entries = Vec::with_capacity(batch.events.len() / self.chunk_size + 1);
+        let mut enc = EntryEncoder::new();
+        // Entries of one batch share an id, so that a worker keeps each
+        // subscription's deliveries in batch order across them.
+        let spans = batch.events.len() > self.chunk_size
+            || batch.delivery_count() > MAX_DELIVERIES_PER_ENTRY;
+        let id = spans.then(uuid::Uuid::new_v4);
+        enc.set_batch(id);
+        let mut events = 0;
+        let cut = |enc: &mut EntryEncoder<'_>, entries: &mut Vec<Vec<u8>>| {
+            entries.push(enc.to_vec());
+            enc.clear();
+        };
+        for event in &batch.events {
+            if event.deliveries.is_empty() {
+                continue;
+            }
+            let full = events == self.chunk_size
+                || enc.len() + event.deliveries.len() > MAX_DELIVERIES_PER_ENTRY;
+            if full && !enc.is_empty() {
+                cut(&mut enc, &mut entries);
+                events = 0;
+            }
+            for d in &event.deliveries {
+                if enc.len() == MAX_DELIVERIES_PER_ENTRY {
+                    cut(&mut enc, &mut entries);
+                    events = 0;
+                }
+                enc.push(d, 0);
+            }
+            events += 1;
+        }
+        if !enc.is_empty() {
+            entries.push(enc.to_vec());
+        }
+        entries
+    }
+
+    async fn enqueue(&self, batch: &Batch) -> Result<Report> {
+        let entries = self.encode(batch);
+        if entries.is_empty() {
+            return Ok(Report::default());
+        }
+        let mut conn = self.conn.get().await?;
+        let mut pipe = redis::pipe();
+        if entries.len() > 1 {
+            pipe.atomic();
+        }
+        for e in &entries {
+            pipe.cmd("XADD")
+                .arg(&self.keys.stream)
+                .arg("*")
+                .arg(FIELD)
+                .arg(e.as_slice())
+                .ignore();
+        }
+        pipe.query_async::<()>(&mut conn)
+            .await
+            .map_err(|e| self.conn.err(e))?;
+        let outcomes = batch
+            .deliveries()
+            .map(|d| Outcome::new(d, Status::Queued))
+            .collect();
+        Ok(Report { outcomes })
+    }
+}
+
+impl Dispatcher for RedisDispatcher {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn dispatch<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, thorn_core::Result<Report>> {
+        Box::pin(async move {
+            self.enqueue(batch).await.map_err(|e| {
+                let retryable = e.is_retryable();
+                thorn_core::Error::dispatch(NAME, retryable, e)
+            })
+        })
+    }
+}

@@ -1,0 +1,25 @@
+//! The Lua scripts: one per state change, each with a KEYS/ARGV/returns
+//! header in its `.lua` file.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// Acknowledges an entry, files its retries and dead letters, deletes it.
+pub(crate) static SETTLE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/settle.lua")));
+/// Moves due retries back to the stream.
+pub(crate) static PROMOTE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/promote.lua")));
+/// Keeps a live worker's entries from being reclaimed.
+pub(crate) static HEARTBEAT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/heartbeat.lua")));
+/// Moves a dead letter back to the stream.
+pub(crate) static REPLAY: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/replay.lua")));
+/// Adds or replaces a subscription.
+pub(crate) static STORE_PUT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/store_put.lua")));
+/// Removes a subscription.
+pub(crate) static STORE_REMOVE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/store_remove.lua")));

@@ -1,0 +1,38 @@
+-- settle: acknowledges stream entries after their deliveries were tried,
+-- files the failed ones, and deletes the entries, all at once. One call
+-- settles a batch of entries.
+--
+-- KEYS[1]  the stream            thorn:{queue}:stream
+-- KEYS[2]  the retry set         thorn:{queue}:delayed
+-- KEYS[3]  the dead letters      thorn:{queue}:dead
+-- ARGV[1]  the consumer group
+-- ARGV[2 ..] per entry: its id, r, d, then r pairs (due time in Unix ms,
+--          encoded delivery), then d quadruples (encoded delivery, last
+--          error, last HTTP status or "", failed at in Unix ms)
+--
+-- Returns how many entries were settled. An entry no longer pending in the
+-- group (another worker reclaimed and settled it) is skipped, and nothing
+-- is written for it.
+local settled = 0
+local i = 2
+while i <= #ARGV do
+  local id = ARGV[i]
+  local r = tonumber(ARGV[i + 1])
+  local d = tonumber(ARGV[i + 2])
+  i = i + 3
+  if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
+    redis.call('XDEL', KEYS[1], id)
+    for k = 0, r - 1 do
+      redis.call('ZADD', KEYS[2], ARGV[i + 2 * k], ARGV[i + 2 * k + 1])
+    end
+    local j = i + 2 * r
+    for k = 0, d - 1 do
+      local at = j + 4 * k
+      redis.call('XADD', KEYS[3], '*',
+        'd', ARGV[at], 'error', ARGV[at + 1], 'status', ARGV[at + 2], 'at', ARGV[at + 3])
+    end
+    settled = settled + 1
+  end
+  i = i + 2 * r + 4 * d
+end
+return settled

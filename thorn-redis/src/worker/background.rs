@@ -1,0 +1,88 @@
+//! The worker's timers: moving due retries back to the stream, and the
+//! heartbeat that keeps a live worker's entries.
+
+use super::*;
+
+/// Moves due retries back to the stream: when the earliest known one is
+/// due, when told of a new one, and at least every read's block time (for
+/// retries other workers scheduled).
+pub(super) async fn promote_loop(shared: Arc<Shared>, stop: CancellationToken) {
+    let mut backoff = Backoff::default();
+    loop {
+        let now = now_ms();
+        let due = shared.next_due.load(Ordering::Relaxed);
+        let wait = if due == 0 {
+            shared.block
+        } else {
+            Duration::from_millis(due.saturating_sub(now)).min(shared.block)
+        };
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shared.promote.notified() => continue,
+            () = stop.cancelled() => return,
+        }
+        let result = match shared.conn.get().await {
+            Ok(mut conn) => scripts::PROMOTE
+                .key(&shared.keys.delayed)
+                .key(&shared.keys.stream)
+                .arg(now_ms())
+                .arg(PROMOTE_COUNT)
+                .invoke_async::<(u64, String)>(&mut conn)
+                .await
+                .map_err(|e| shared.conn.err(e)),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok((moved, next)) => {
+                backoff.reset();
+                let next = next.parse::<f64>().map(|f| f as u64).unwrap_or(0);
+                shared.next_due.store(next, Ordering::Relaxed);
+                if moved > 0 {
+                    tracing::debug!(moved, "retries due moved back to the stream");
+                }
+                if moved as usize >= PROMOTE_COUNT {
+                    shared.next_due.store(now_ms(), Ordering::Relaxed);
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "moving due retries failed; retrying");
+                tokio::select! {
+                    () = backoff.sleep() => {}
+                    () = stop.cancelled() => return,
+                }
+            }
+        }
+    }
+}
+
+/// Refreshes the idle time of the entries in flight every third of the ack
+/// deadline, so that no other worker reclaims them while they are worked on.
+pub(super) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken) {
+    let every = shared.ack_deadline / 3;
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = stop.cancelled() => return,
+        }
+        let ids: Vec<String> = shared.in_flight().iter().cloned().collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let result = match shared.conn.get().await {
+            Ok(mut conn) => {
+                let mut inv = scripts::HEARTBEAT.prepare_invoke();
+                inv.key(&shared.keys.stream)
+                    .arg(GROUP)
+                    .arg(&shared.consumer)
+                    .arg(&ids);
+                inv.invoke_async::<i64>(&mut conn)
+                    .await
+                    .map_err(|e| shared.conn.err(e))
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "refreshing entries in flight failed");
+        }
+    }
+}

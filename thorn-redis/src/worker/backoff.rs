@@ -1,0 +1,51 @@
+//! Backoff between Redis errors, and the clock retries are scored by.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio_util::sync::CancellationToken;
+
+/// Exponential backoff with jitter, 100 ms to 5 s, for Redis errors.
+#[derive(Debug)]
+pub(super) struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            next: Duration::from_millis(100),
+        }
+    }
+}
+
+impl Backoff {
+    pub(super) fn reset(&mut self) {
+        *self = Self::default();
+    }
+
+    fn step(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(Duration::from_secs(5));
+        let half = d / 2;
+        half + Duration::from_millis(fastrand::u64(0..=half.as_millis() as u64))
+    }
+
+    pub(super) async fn sleep(&mut self) {
+        tokio::time::sleep(self.step()).await;
+    }
+
+    pub(super) async fn wait(&mut self, stop: &CancellationToken) {
+        tokio::select! {
+            () = self.sleep() => {}
+            () = stop.cancelled() => {}
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,675 @@
+//! The worker: reads the queue through a consumer group, delivers, and
+//! settles each entry (acknowledge, retry later, or dead-letter) atomically.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use redis::AsyncCommands;
+use redis::streams::{
+    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply,
+};
+use thorn_core::{Config, Outcome, Status};
+use thorn_http::{Attempt, HttpClient, Verdict};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::entry::{self, QueuedDelivery};
+use crate::error::{Error, Result};
+use crate::keys::{FIELD, GROUP, Keys};
+use crate::lanes::{Lanes, Turn};
+use crate::options::{Connection, RedisOptions};
+use crate::scripts;
+
+mod background;
+mod backoff;
+mod deliver;
+mod settle;
+
+use background::{heartbeat_loop, promote_loop};
+use backoff::{Backoff, now_ms};
+use deliver::{DeadItem, Filed, Work, deliver, lanes};
+use settle::{SettleJob, settle_loop};
+
+/// What the ack deadline must exceed beyond one attempt's timeout.
+pub const ACK_MARGIN: Duration = Duration::from_secs(1);
+
+/// Entries a worker holds (read, not yet settled) per delivery it may have
+/// in flight: more entries than deliveries keep the HTTP side busy while
+/// finished entries wait to be settled. The held entries bound what a
+/// killed worker leaves to be delivered again.
+pub const ENTRIES_PER_DELIVERY_SLOT: usize = 4;
+
+/// Entries one read or reclaim asks for at most.
+const READ_COUNT: usize = 128;
+
+/// Entries one settle call settles at most.
+const SETTLE_BATCH: usize = 256;
+
+/// Retries one promotion moves at most (then it runs again at once).
+const PROMOTE_COUNT: usize = 1000;
+
+/// Stops a [`Worker`]: it stops reading, finishes the entries in flight,
+/// settles them, and [`Worker::run`] returns. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct ShutdownHandle(CancellationToken);
+
+impl ShutdownHandle {
+    /// Asks the worker to stop.
+    pub fn shutdown(&self) {
+        self.0.cancel();
+    }
+
+    /// Whether a stop was asked for.
+    pub fn is_shutdown(&self) -> bool {
+        self.0.is_cancelled()
+    }
+}
+
+/// Counters of what a worker did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WorkerStats {
+    /// Entries settled.
+    pub entries: u64,
+    /// Deliveries that got a 2xx.
+    pub delivered: u64,
+    /// Deliveries scheduled for a retry.
+    pub retried: u64,
+    /// Deliveries (or malformed entries) moved to the dead letters.
+    pub dead: u64,
+    /// Entries reclaimed from workers that stopped answering.
+    pub reclaimed: u64,
+    /// Reads of the queue that failed (Redis unreachable, the group lost),
+    /// each followed by a backoff or a repair.
+    pub read_errors: u64,
+}
+
+/// Reads a worker's counters from elsewhere while it runs. Cheap to clone.
+#[derive(Clone)]
+pub struct WorkerMonitor(Arc<Shared>);
+
+impl fmt::Debug for WorkerMonitor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("WorkerMonitor")
+            .field(&self.0.consumer)
+            .finish()
+    }
+}
+
+impl WorkerMonitor {
+    /// What the worker did so far.
+    pub fn stats(&self) -> WorkerStats {
+        self.0.counters.snapshot()
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    entries: AtomicU64,
+    delivered: AtomicU64,
+    retried: AtomicU64,
+    dead: AtomicU64,
+    reclaimed: AtomicU64,
+    read_errors: AtomicU64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> WorkerStats {
+        WorkerStats {
+            entries: self.entries.load(Ordering::Relaxed),
+            delivered: self.delivered.load(Ordering::Relaxed),
+            retried: self.retried.load(Ordering::Relaxed),
+            dead: self.dead.load(Ordering::Relaxed),
+            reclaimed: self.reclaimed.load(Ordering::Relaxed),
+            read_errors: self.read_errors.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Builds a [`Worker`].
+#[must_use]
+pub struct WorkerBuilder {
+    config: Config,
+    options: RedisOptions,
+    consumer: Option<String>,
+    ack_deadline: Option<Duration>,
+    block: Duration,
+    http: Option<HttpClient>,
+}
+
+impl fmt::Debug for WorkerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerBuilder")
+            .field("options", &self.options)
+            .field("consumer", &self.consumer)
+            .field("ack_deadline", &self.ack_deadline)
+            .field("block", &self.block)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkerBuilder {
+    /// Another server or queue than the config's.
+    pub fn options(mut self, options: RedisOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// This worker's name in the consumer group (default
+    /// `worker-<pid>-<random>`). Names must be unique among live workers.
+    pub fn consumer_name(mut self, name: impl Into<String>) -> Self {
+        self.consumer = Some(name.into());
+        self
+    }
+
+    /// How long an entry may stay unacknowledged (and unrefreshed) before
+    /// another worker reclaims it. Default: 30 s, or the event timeout plus
+    /// [`ACK_MARGIN`] when that is longer.
+    pub fn ack_deadline(mut self, deadline: Duration) -> Self {
+        self.ack_deadline = Some(deadline);
+        self
+    }
+
+    /// The longest a read blocks waiting for entries (default 1 s); also
+    /// bounds how late a shutdown is noticed.
+    pub fn block(mut self, block: Duration) -> Self {
+        self.block = block.clamp(Duration::from_millis(10), Duration::from_secs(30));
+        self
+    }
+
+    /// The HTTP client (default: a new one from the config).
+    pub fn http_client(mut self, client: HttpClient) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// Checks the settings and builds; does not connect yet.
+    ///
+    /// The ack deadline must be at least the event timeout plus
+    /// [`ACK_MARGIN`]: a live worker refreshes its entries every third of
+    /// the deadline, and the margin keeps a worker that stalls for one
+    /// attempt's length from losing its entries to another.
+    pub fn build(self) -> Result<Worker> {
+        let min_deadline = self.config.event_timeout + ACK_MARGIN;
+        let ack_deadline = self
+            .ack_deadline
+            .unwrap_or_else(|| Duration::from_secs(30).max(min_deadline));
+        if ack_deadline < min_deadline {
+            return Err(Error::Setting {
+                name: "ack_deadline",
+                reason: format!(
+                    "{ack_deadline:?} is shorter than the longest delivery attempt: THORN_EVENT_TIMEOUT ({:?}) plus {ACK_MARGIN:?}; \
+                     give at least {min_deadline:?}",
+                    self.config.event_timeout
+                ),
+            });
+        }
+        let http = match self.http {
+            Some(h) => h,
+            None => HttpClient::new(&self.config)?,
+        };
+        let consumer = self.consumer.unwrap_or_else(|| {
+            let id = uuid::Uuid::new_v4().simple().to_string();
+            format!("worker-{}-{}", std::process::id(), &id[..8])
+        });
+        if consumer.is_empty() {
+            return Err(Error::Setting {
+                name: "consumer_name",
+                reason: "the consumer name is empty".into(),
+            });
+        }
+        let conn = self.options.connection(self.options.response_timeout)?;
+        // A blocking read holds its connection: give it one of its own.
+        let reader = self
+            .options
+            .connection(self.block + self.options.response_timeout)?;
+        let concurrency = self.config.concurrency.max(1);
+        let (settle_tx, settle_rx) = mpsc::unbounded_channel();
+        let shutdown = ShutdownHandle::default();
+        let slot_count =
+            u32::try_from(concurrency * ENTRIES_PER_DELIVERY_SLOT).unwrap_or(u32::MAX >> 4);
+        Ok(Worker {
+            shared: Arc::new(Shared {
+                keys: self.options.keys(),
+                options: self.options,
+                consumer,
+                ack_deadline,
+                block: self.block,
+                http,
+                conn,
+                reader,
+                slots: Arc::new(Semaphore::new(slot_count as usize)),
+                slot_count,
+                deliveries: Arc::new(Semaphore::new(concurrency)),
+                lanes: Lanes::default(),
+                in_flight: Mutex::new(HashSet::new()),
+                next_due: AtomicU64::new(0),
+                promote: Notify::new(),
+                counters: Counters::default(),
+                settle_tx,
+                settle_rx: Mutex::new(Some(settle_rx)),
+                stopping: shutdown.0.clone(),
+                subscribers: entry::SubscriberCache::default(),
+                config: self.config,
+            }),
+            shutdown,
+        })
+    }
+}
+
+/// Delivers what producers enqueue to one queue.
+///
+/// It reads through the consumer group `thorn` with blocking reads, delivers
+/// each entry's deliveries through the HTTP client (sorted by URL origin so
+/// that keep-alive connections are reused; at most `THORN_CONCURRENCY` in
+/// flight), then settles the entry in one script: acknowledged and deleted,
+/// with each failed delivery either scheduled for a retry (exponential
+/// backoff with jitter, or the receiver's `Retry-After`) or moved to the
+/// dead letters (retries used up, a permanent failure, 410 Gone, or any
+/// failure when `THORN_RETRY=false`). Due retries return to the stream with
+/// the same delivery id.
+///
+/// Entries left pending by a worker that died are reclaimed after the ack
+/// deadline; a live worker refreshes its own. A consumer group lost to a
+/// Redis restart is recreated; a lost connection is retried with backoff.
+///
+/// ```no_run
+/// # #[tokio::main]
+/// # async fn main() -> thorn_redis::Result<()> {
+/// use thorn_redis::Worker;
+/// let worker = Worker::builder(thorn_core::Config::from_env()?).build()?;
+/// let stop = worker.shutdown_handle();
+/// tokio::spawn(async move {
+///     let _ = tokio::signal::ctrl_c().await;
+///     stop.shutdown();
+/// });
+/// let stats = worker.run().await?;
+/// println!("delivered {}", stats.delivered);
+/// # Ok(()) }
+/// ```
+pub struct Worker {
+    shared: Arc<Shared>,
+    shutdown: ShutdownHandle,
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("options", &self.shared.options)
+            .field("consumer", &self.shared.consumer)
+            .field("ack_deadline", &self.shared.ack_deadline)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Shared {
+    config: Config,
+    options: RedisOptions,
+    keys: Keys,
+    consumer: String,
+    ack_deadline: Duration,
+    block: Duration,
+    http: HttpClient,
+    conn: Connection,
+    reader: Connection,
+    /// Entries held (read and not yet settled).
+    slots: Arc<Semaphore>,
+    slot_count: u32,
+    /// Deliveries in flight.
+    deliveries: Arc<Semaphore>,
+    /// Each subscription's order of delivery.
+    lanes: Lanes,
+    /// Ids of the entries in flight, for the heartbeat.
+    in_flight: Mutex<HashSet<String>>,
+    /// When the earliest known retry is due (Unix ms; 0 when none known).
+    next_due: AtomicU64,
+    promote: Notify,
+    counters: Counters,
+    settle_tx: mpsc::UnboundedSender<SettleJob>,
+    /// Cancelled when a stop is asked for.
+    stopping: CancellationToken,
+    /// The settler's end of `settle_tx`, taken by `run`.
+    settle_rx: Mutex<Option<mpsc::UnboundedReceiver<SettleJob>>>,
+    /// Subscriptions already decoded, by their stored JSON.
+    subscribers: entry::SubscriberCache,
+}
+
+impl Shared {
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Worker {
+    /// Starts building a worker for the queue `config` names.
+    pub fn builder(config: Config) -> WorkerBuilder {
+        WorkerBuilder {
+            options: RedisOptions::from_config(&config),
+            config,
+            consumer: None,
+            ack_deadline: None,
+            block: Duration::from_secs(1),
+            http: None,
+        }
+    }
+
+    /// A handle that stops the worker.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// This worker's consumer name.
+    pub fn consumer_name(&self) -> &str {
+        &self.shared.consumer
+    }
+
+    /// The ack deadline in force.
+    pub fn ack_deadline(&self) -> Duration {
+        self.shared.ack_deadline
+    }
+
+    /// What the worker did so far.
+    pub fn stats(&self) -> WorkerStats {
+        self.shared.counters.snapshot()
+    }
+
+    /// A handle that reads the counters while [`run`](Self::run) goes on.
+    pub fn monitor(&self) -> WorkerMonitor {
+        WorkerMonitor(Arc::clone(&self.shared))
+    }
+
+    /// Runs until the shutdown handle is used; then finishes and settles
+    /// what is in flight and returns the counters. Redis being unreachable
+    /// is not an error: the worker waits (with backoff) until it is back.
+    pub async fn run(self) -> Result<WorkerStats> {
+        let shared = Arc::clone(&self.shared);
+        let stop = self.shutdown.0.clone();
+        // Background tasks outlive the read loop until in-flight work is
+        // settled.
+        let drained = CancellationToken::new();
+        let promoter = tokio::spawn(promote_loop(Arc::clone(&shared), stop.clone()));
+        let heart = tokio::spawn(heartbeat_loop(Arc::clone(&shared), drained.clone()));
+        let settle_rx = shared
+            .settle_rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some(settle_rx) = settle_rx else {
+            return Err(Error::Setting {
+                name: "run",
+                reason: "this worker already ran".into(),
+            });
+        };
+        let settler = tokio::spawn(settle_loop(Arc::clone(&shared), settle_rx, drained.clone()));
+        tracing::info!(queue = %shared.keys.queue, consumer = %shared.consumer, url = %shared.options.redacted_url(), "thorn worker started");
+
+        let mut tasks = JoinSet::new();
+        let mut backoff = Backoff::default();
+        let mut group_ready = false;
+        let mut next_reclaim = Instant::now();
+        while !stop.is_cancelled() {
+            while let Some(done) = tasks.try_join_next() {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "an entry's task failed");
+                }
+            }
+            if !group_ready {
+                match create_group(&shared).await {
+                    Ok(()) => group_ready = true,
+                    Err(e) => {
+                        shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(error = %e, "cannot create the consumer group; retrying");
+                        backoff.wait(&stop).await;
+                        continue;
+                    }
+                }
+            }
+            let Some(permits) = take_slots(&shared, &stop).await else {
+                break;
+            };
+            let result = if Instant::now() >= next_reclaim {
+                next_reclaim = Instant::now() + shared.ack_deadline / 2;
+                reclaim(&shared, permits, &mut tasks).await
+            } else {
+                read(&shared, permits, &mut tasks).await
+            };
+            match result {
+                Ok(()) => backoff.reset(),
+                Err(e) if e.is_no_group() => {
+                    shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!("the consumer group is gone (Redis lost it); recreating it");
+                    group_ready = false;
+                }
+                Err(e) => {
+                    shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(error = %e, "reading the queue failed; retrying");
+                    backoff.wait(&stop).await;
+                }
+            }
+        }
+        tracing::info!(
+            in_flight = tasks.len(),
+            "thorn worker stopping: finishing entries in flight"
+        );
+        while let Some(done) = tasks.join_next().await {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "an entry's task failed");
+            }
+        }
+        // Every entry is settled when every slot is back.
+        let _all = shared.slots.acquire_many(shared.slot_count).await;
+        drained.cancel();
+        let _ = promoter.await;
+        let _ = heart.await;
+        let _ = settler.await;
+        leave_group(&shared).await;
+        let stats = shared.counters.snapshot();
+        tracing::info!(?stats, "thorn worker stopped");
+        Ok(stats)
+    }
+}
+
+/// Waits for one free entry slot, then takes as many more as are free.
+async fn take_slots(
+    shared: &Shared,
+    stop: &CancellationToken,
+) -> Option<Vec<OwnedSemaphorePermit>> {
+    let first = tokio::select! {
+        p = Arc::clone(&shared.slots).acquire_owned() => p.ok()?,
+        () = stop.cancelled() => return None,
+    };
+    let mut permits = vec![first];
+    while permits.len() < READ_COUNT {
+        match Arc::clone(&shared.slots).try_acquire_owned() {
+            Ok(p) => permits.push(p),
+            Err(_) => break,
+        }
+    }
+    Some(permits)
+}
+
+async fn create_group(shared: &Shared) -> Result<()> {
+    let mut conn = shared.conn.get().await?;
+    let created: redis::RedisResult<()> = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&shared.keys.stream)
+        .arg(GROUP)
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut conn)
+        .await;
+    match created {
+        Ok(()) => Ok(()),
+        Err(e) if e.code() == Some("BUSYGROUP") || e.to_string().contains("BUSYGROUP") => Ok(()),
+        Err(e) => Err(shared.conn.err(e)),
+    }
+}
+
+/// Removes this consumer from the group when it holds nothing pending.
+async fn leave_group(shared: &Shared) {
+    let Ok(mut conn) = shared.conn.get().await else {
+        return;
+    };
+    let pending: redis::RedisResult<redis::Value> = redis::cmd("XPENDING")
+        .arg(&shared.keys.stream)
+        .arg(GROUP)
+        .arg("-")
+        .arg("+")
+        .arg(1)
+        .arg(&shared.consumer)
+        .query_async(&mut conn)
+        .await;
+    if matches!(pending, Ok(redis::Value::Array(ref a)) if a.is_empty()) {
+        let _: redis::RedisResult<i64> = redis::cmd("XGROUP")
+            .arg("DELCONSUMER")
+            .arg(&shared.keys.stream)
+            .arg(GROUP)
+            .arg(&shared.consumer)
+            .query_async(&mut conn)
+            .await;
+    }
+}
+
+async fn read(
+    shared: &Arc<Shared>,
+    permits: Vec<OwnedSemaphorePermit>,
+    tasks: &mut JoinSet<()>,
+) -> Result<()> {
+    let mut conn = shared.reader.get().await?;
+    let options = StreamReadOptions::default()
+        .group(GROUP, &shared.consumer)
+        .count(permits.len())
+        .block(shared.block.as_millis() as usize);
+    let reply: Option<StreamReadReply> = conn
+        .xread_options(&[&shared.keys.stream], &[">"], &options)
+        .await
+        .map_err(|e| shared.reader.err(e))?;
+    let entries = reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids);
+    spawn_entries(shared, entries, permits, tasks);
+    Ok(())
+}
+
+/// Claims entries idle for longer than the ack deadline (their worker died).
+async fn reclaim(
+    shared: &Arc<Shared>,
+    mut permits: Vec<OwnedSemaphorePermit>,
+    tasks: &mut JoinSet<()>,
+) -> Result<()> {
+    let mut conn = shared.conn.get().await?;
+    let mut cursor = String::from("0-0");
+    // Bounded: a full pass over a large backlog takes several rounds.
+    for _ in 0..16 {
+        if permits.is_empty() {
+            break;
+        }
+        let options = StreamAutoClaimOptions::default().count(permits.len());
+        let reply: StreamAutoClaimReply = conn
+            .xautoclaim_options(
+                &shared.keys.stream,
+                GROUP,
+                &shared.consumer,
+                shared.ack_deadline.as_millis() as u64,
+                &cursor,
+                options,
+            )
+            .await
+            .map_err(|e| shared.conn.err(e))?;
+        let n = reply.claimed.len();
+        if n > 0 {
+            tracing::info!(
+                entries = n,
+                "reclaimed entries of a worker that stopped answering"
+            );
+            shared
+                .counters
+                .reclaimed
+                .fetch_add(n as u64, Ordering::Relaxed);
+        }
+        let rest = permits.split_off(n.min(permits.len()));
+        spawn_entries(shared, reply.claimed, permits, tasks);
+        permits = rest;
+        cursor = reply.next_stream_id;
+        if cursor == "0-0" {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn spawn_entries(
+    shared: &Arc<Shared>,
+    entries: impl IntoIterator<Item = StreamId>,
+    permits: Vec<OwnedSemaphorePermit>,
+    tasks: &mut JoinSet<()>,
+) {
+    let mut permits = permits.into_iter();
+    let mut batch = Vec::new();
+    for mut entry in entries {
+        let Some(permit) = permits.next() else {
+            // Never more entries than asked for; were there, they stay
+            // pending and are reclaimed.
+            break;
+        };
+        let work = match entry.map.remove(FIELD) {
+            Some(redis::Value::BulkString(b)) => {
+                let blob = Bytes::from(b);
+                match entry::decode_entry_cached(&blob, &shared.subscribers) {
+                    // Lanes are joined here, in read order.
+                    Ok((batch, items)) => Work::Lanes(lanes(shared, batch, items)),
+                    Err(e) => Work::Malformed(blob.to_vec(), e.to_string()),
+                }
+            }
+            _ => Work::Malformed(
+                Vec::new(),
+                format!("malformed queue entry: no `{FIELD}` field"),
+            ),
+        };
+        shared.in_flight().insert(entry.id.clone());
+        batch.push((entry.id, work, permit));
+    }
+    if batch.is_empty() {
+        return;
+    }
+    // One task per read: its entries progress together and each is handed
+    // to the settler as soon as its deliveries are done.
+    let shared = Arc::clone(shared);
+    tasks.spawn(async move {
+        let mut running: FuturesUnordered<_> = batch
+            .into_iter()
+            .map(|(id, work, permit)| process(&shared, id, work, permit))
+            .collect();
+        while running.next().await.is_some() {}
+    });
+}
+
+async fn process(shared: &Arc<Shared>, id: String, work: Work, permit: OwnedSemaphorePermit) {
+    let filed = match work {
+        Work::Lanes(lanes) => deliver(shared, lanes).await,
+        Work::Malformed(blob, error) => Filed {
+            retries: Vec::new(),
+            dead: vec![DeadItem {
+                blob,
+                error,
+                status: None,
+            }],
+        },
+    };
+    let job = SettleJob {
+        id,
+        filed,
+        _slot: permit,
+    };
+    if let Err(mpsc::error::SendError(job)) = shared.settle_tx.send(job) {
+        // The settler is gone only after every slot came back; unreachable,
+        // and the entry would then be reclaimed.
+        shared.in_flight().remove(&job.id);
+    }
+}

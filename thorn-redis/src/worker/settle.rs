@@ -1,0 +1,123 @@
+//! Settling entries in batches: acknowledge, delete, file retries and
+//! dead letters, one script call for many entries.
+
+use super::*;
+
+/// An entry to settle, holding its slot until it is settled (or given up
+/// on: it then stays pending and is reclaimed later, its deliveries made
+/// again).
+pub(super) struct SettleJob {
+    pub(super) id: String,
+    pub(super) filed: Filed,
+    pub(super) _slot: OwnedSemaphorePermit,
+}
+
+/// Settles entries in batches: whatever finished while the previous call
+/// was on the wire goes in the next call, one script run for many entries.
+pub(super) async fn settle_loop(
+    shared: Arc<Shared>,
+    mut jobs: mpsc::UnboundedReceiver<SettleJob>,
+    stop: CancellationToken,
+) {
+    let mut batch: Vec<SettleJob> = Vec::new();
+    loop {
+        let first = tokio::select! {
+            job = jobs.recv() => job,
+            () = stop.cancelled() => None,
+        };
+        let Some(first) = first else { return };
+        batch.push(first);
+        while batch.len() < SETTLE_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        settle_batch(&shared, &batch).await;
+        {
+            let mut in_flight = shared.in_flight();
+            for job in &batch {
+                in_flight.remove(&job.id);
+            }
+        }
+        // Dropping the jobs frees their slots.
+        batch.clear();
+    }
+}
+
+pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob]) {
+    let now = now_ms().to_string();
+    let mut inv = scripts::SETTLE.prepare_invoke();
+    inv.key(&shared.keys.stream)
+        .key(&shared.keys.delayed)
+        .key(&shared.keys.dead)
+        .arg(GROUP);
+    for job in batch {
+        inv.arg(&job.id)
+            .arg(job.filed.retries.len())
+            .arg(job.filed.dead.len());
+        for (due, blob) in &job.filed.retries {
+            inv.arg(*due).arg(blob.as_slice());
+        }
+        for d in &job.filed.dead {
+            let status = d.status.map(|s| s.to_string()).unwrap_or_default();
+            inv.arg(d.blob.as_slice())
+                .arg(&d.error)
+                .arg(status)
+                .arg(&now);
+        }
+    }
+    let mut backoff = Backoff::default();
+    // Bounded: about five minutes of backoff, or a few seconds once the
+    // worker is stopping (the entries are then reclaimed by another).
+    for attempt in 0..80 {
+        if attempt >= 6 && shared.stopping.is_cancelled() {
+            break;
+        }
+        let result = match shared.conn.get().await {
+            Ok(mut conn) => inv
+                .invoke_async::<u64>(&mut conn)
+                .await
+                .map_err(|e| shared.conn.err(e)),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(settled) => {
+                shared
+                    .counters
+                    .entries
+                    .fetch_add(settled, Ordering::Relaxed);
+                if settled < batch.len() as u64 {
+                    tracing::debug!(
+                        skipped = batch.len() as u64 - settled,
+                        "entries were settled by another worker"
+                    );
+                }
+                let first = batch
+                    .iter()
+                    .flat_map(|j| j.filed.retries.iter().map(|(due, _)| *due))
+                    .min();
+                if let Some(first) = first {
+                    let known = shared.next_due.load(Ordering::Relaxed);
+                    if known == 0 || first < known {
+                        shared.next_due.store(first, Ordering::Relaxed);
+                    }
+                    shared.promote.notify_one();
+                }
+                return;
+            }
+            Err(e) if e.is_no_group() => {
+                tracing::warn!("the consumer group is gone; the entries are left to be read again");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "settling entries failed; retrying");
+                backoff.sleep().await;
+            }
+        }
+    }
+    tracing::error!(
+        entries = batch.len(),
+        "gave up settling entries; they will be reclaimed and delivered again"
+    );
+}
