@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release -p thorn-bench            # default: 50000 deliveries per row, best of 3 rounds
 //! THORN_BENCH_DELIVERIES=5000 cargo run --release -p thorn-bench
+//! THORN_BENCH_CONCURRENCY=64 THORN_BENCH_ROUNDS=1 cargo run --release -p thorn-bench
 //! ```
 //!
 //! Each row is a [`Scenario`]; a backend (say, `"redis"` with its worker)
@@ -30,6 +31,11 @@ use thorn::{Config, Event, RecipientPolicy, Status, Subscriber, Thorn};
 use thorn_testkit::receiver::MockReceiver;
 
 mod redis_rows;
+
+/// Every row runs on the same allocator, one built for many threads, as a
+/// service sending webhooks at this rate would.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const SECRET: &str = "bench-secret";
 
@@ -208,7 +214,12 @@ async fn main() {
     let mut rows = Vec::new();
     // Rounds interleave the scenarios so that a burst of load from
     // elsewhere on the machine hits them alike; each keeps its best round.
-    for concurrency in [1, 64] {
+    // THORN_BENCH_CONCURRENCY=64 measures one level only.
+    let levels: Vec<usize> = match std::env::var("THORN_BENCH_CONCURRENCY") {
+        Ok(v) => v.split(',').filter_map(|c| c.trim().parse().ok()).collect(),
+        Err(_) => vec![1, 64],
+    };
+    for &concurrency in &levels {
         for round in 1..=rounds {
             for s in &scenarios {
                 let row = measure(s, concurrency, deliveries).await;

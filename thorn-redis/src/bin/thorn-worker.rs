@@ -9,6 +9,12 @@ use std::time::Duration;
 use thorn_core::Config;
 use thorn_redis::{RedisOptions, Worker};
 
+/// Many tasks allocate at once in a worker; this allocator keeps them from
+/// contending on one heap lock.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "\
 thorn-worker: delivers Thorn webhooks queued in Redis
 
