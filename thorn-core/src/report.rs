@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::delivery::Delivery;
 use crate::event::EventName;
+use crate::subscriber::Subscriber;
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -47,12 +48,10 @@ impl Status {
 pub struct Outcome {
     /// The delivery's id.
     pub delivery: Uuid,
-    /// The subscription's id.
-    pub subscription: Uuid,
+    /// The subscription (its id, URL and owner), shared with the delivery.
+    pub subscriber: Arc<Subscriber>,
     /// The event's name.
     pub event: EventName,
-    /// The receiver's URL.
-    pub url: url::Url,
     /// Where it stands.
     pub status: Status,
     /// The HTTP status of the last response, if any.
@@ -70,9 +69,8 @@ impl Outcome {
     pub fn new(delivery: &Delivery, status: Status) -> Self {
         Outcome {
             delivery: delivery.id,
-            subscription: delivery.subscriber.id,
+            subscriber: Arc::clone(&delivery.subscriber),
             event: delivery.event.clone(),
-            url: delivery.subscriber.url.clone(),
             status,
             http_status: None,
             attempts: 0,

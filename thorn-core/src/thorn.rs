@@ -203,10 +203,21 @@ impl Thorn {
     }
 
     async fn dispatch(&self, batch: Batch, rescue_if_dropped: bool) -> Result<Report> {
+        if !rescue_if_dropped {
+            // A direct send that is dropped was given up by its caller;
+            // only a failure keeps the events.
+            return match self.inner.dispatcher.dispatch(&batch).await {
+                Ok(report) => Ok(report),
+                Err(e) => {
+                    self.inner.hold(batch.events);
+                    Err(e)
+                }
+            };
+        }
         let mut flight = InFlight {
             batch,
             owner: Arc::clone(&self.inner) as Arc<dyn Rescue>,
-            settled: !rescue_if_dropped,
+            settled: false,
         };
         match self.inner.dispatcher.dispatch(&flight.batch).await {
             Ok(report) => {

@@ -181,7 +181,12 @@ impl HttpClient {
                 Err(e) => return from_error(&e),
             };
             let status = response.status();
-            let retry_after = retry_after(response.headers(), SystemTime::now());
+            // Only a failure's answer can ask for a later retry.
+            let retry_after = if status.is_success() {
+                None
+            } else {
+                retry_after(response.headers(), SystemTime::now())
+            };
             let location = status
                 .is_redirection()
                 .then(|| {

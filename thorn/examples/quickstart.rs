@@ -103,7 +103,7 @@ async fn main() -> thorn::Result<()> {
         );
     }
     for o in report.outcomes.iter().filter(|o| o.status.is_failure()) {
-        println!("failed: {} to {}: {:?}", o.event, o.url, o.error);
+        println!("failed: {} to {}: {:?}", o.event, o.subscriber.url, o.error);
     }
     Ok(())
 }
