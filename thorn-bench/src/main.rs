@@ -271,5 +271,5 @@ async fn main() {
         .iter()
         .find(|r| r.name == "thorn default" && r.concurrency == 64)
         .map(Row::per_second);
-    redis_rows::run(&receiver, deliveries, default_64).await;
+    redis_rows::run(&receiver, deliveries, rounds, default_64).await;
 }

@@ -76,7 +76,12 @@ async fn send_all(thorn: &Thorn, n: usize) -> usize {
 
 /// Runs the rows; `default_rate` is the `"default"` backend's rate at
 /// concurrency 64 from the same run, for the ratio.
-pub(crate) async fn run(receiver: &MockReceiver, deliveries: usize, default_rate: Option<f64>) {
+pub(crate) async fn run(
+    receiver: &MockReceiver,
+    deliveries: usize,
+    rounds: usize,
+    default_rate: Option<f64>,
+) {
     // The usual production durability (fsync once a second), not the
     // testkit's fsync on every write.
     let redis = match RedisServer::start_with(&[("appendfsync", "everysec")]).await {
@@ -99,16 +104,22 @@ pub(crate) async fn run(receiver: &MockReceiver, deliveries: usize, default_rate
     send_all(&thorn, SENDERS).await;
     receiver.wait_for(SENDERS, Duration::from_secs(30)).await;
     receiver.clear();
-    let started = Instant::now();
-    let failed = send_all(&thorn, n).await;
-    let got = receiver.wait_for(n, Duration::from_secs(300)).await;
-    let e2e = print(
-        "thorn redis end to end",
-        SENDERS,
-        got,
-        started.elapsed(),
-        failed + n.saturating_sub(got),
-    );
+    // Like the other rows: the best of the rounds.
+    let mut e2e: f64 = 0.0;
+    for _ in 0..rounds.max(1) {
+        let started = Instant::now();
+        let failed = send_all(&thorn, n).await;
+        let got = receiver.wait_for(n, Duration::from_secs(300)).await;
+        let rate = print(
+            "thorn redis end to end",
+            SENDERS,
+            got,
+            started.elapsed(),
+            failed + n.saturating_sub(got),
+        );
+        receiver.clear();
+        e2e = e2e.max(rate);
+    }
     stop.shutdown();
     let stats: WorkerStats = running.await.unwrap().unwrap();
     receiver.clear();
