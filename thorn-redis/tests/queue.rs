@@ -680,3 +680,71 @@ async fn a_stop_with_redis_down_ends_and_another_worker_delivers_the_entry_again
     let stats = again.stop().await;
     assert_eq!((stats.reclaimed, stats.entries), (1, 1));
 }
+
+/// Entries Redis handed to a consumer whose reply it never saw (a lost
+/// connection, a restart of the worker) are delivered as soon as a worker of
+/// that name runs again, not only after the ack deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entries_handed_to_this_consumer_but_never_seen_are_recovered_at_once() {
+    let redis = redis().await;
+    let receiver = MockReceiver::start().await.unwrap();
+    let config = config(&redis);
+    let thorn = thorn(config.clone());
+    thorn
+        .subscribe(
+            Subscriber::builder("tick.*", receiver.url("/t"), "k")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let keys = RedisOptions::from_config(&config).keys();
+    let mut c = conn(&redis).await;
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&keys.stream)
+        .arg("thorn")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    for i in 0..5 {
+        thorn.send(event("tick.a", i)).await.unwrap();
+    }
+    // Hand every entry to the consumer `w1`, and drop the reply.
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("thorn")
+        .arg("w1")
+        .arg("COUNT")
+        .arg(100)
+        .arg("STREAMS")
+        .arg(&keys.stream)
+        .arg(">")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    // The default ack deadline (30 s) is far longer than this test waits.
+    let worker = Worker::builder(config)
+        .consumer_name("w1")
+        .block(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    assert!(worker.ack_deadline() > WAIT);
+    let running = RunningWorker::start(worker);
+    assert_eq!(receiver.wait_for(5, WAIT).await, 5);
+    let stats = running.stop().await;
+    assert_eq!(stats.reclaimed, 5);
+    assert_eq!(stats.delivered, 5);
+    let pending: redis::Value = redis::cmd("XPENDING")
+        .arg(&keys.stream)
+        .arg("thorn")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    match pending {
+        redis::Value::Array(v) => assert_eq!(v.first(), Some(&redis::Value::Int(0))),
+        other => panic!("unexpected XPENDING reply {other:?}"),
+    }
+}

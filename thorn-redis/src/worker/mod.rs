@@ -85,7 +85,8 @@ pub struct WorkerStats {
     pub retried: u64,
     /// Deliveries (or malformed entries) moved to the dead letters.
     pub dead: u64,
-    /// Entries reclaimed from workers that stopped answering.
+    /// Entries reclaimed from workers that stopped answering, or recovered
+    /// from this worker's own pending list (a read whose reply was lost).
     pub reclaimed: u64,
     /// Reads of the queue that failed (Redis unreachable, the group lost),
     /// each followed by a backoff or a repair.
@@ -415,6 +416,10 @@ impl Worker {
         let mut backoff = Backoff::default();
         let mut group_ready = false;
         let mut next_reclaim = Instant::now();
+        // Entries Redis handed to this consumer earlier (before a restart
+        // of the worker, or in a reply lost with a connection): read from
+        // this cursor in the consumer's own pending list.
+        let mut own_pending: Option<String> = Some(String::from("0"));
         while !stop.is_cancelled() {
             while let Some(done) = tasks.try_join_next() {
                 if let Err(e) = done {
@@ -435,12 +440,31 @@ impl Worker {
             let Some(permits) = take_slots(&shared, &stop).await else {
                 break;
             };
-            let result = if Instant::now() >= next_reclaim {
+            let result = if let Some(cursor) = own_pending.take() {
+                // Not retried on failure: a broken reply would fail forever,
+                // and a lost connection shows up in the next read, which
+                // asks for this again.
+                match recover(&shared, permits, &mut tasks, cursor).await {
+                    Ok(next) => {
+                        own_pending = next;
+                        Ok(())
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading this worker's own pending entries failed; the ack deadline will reclaim them");
+                        Ok(())
+                    }
+                }
+            } else if Instant::now() >= next_reclaim {
                 next_reclaim = Instant::now() + shared.ack_deadline / 2;
                 reclaim(&shared, permits, &mut tasks).await
             } else {
                 read(&shared, permits, &mut tasks).await
             };
+            if result.is_err() {
+                // A read whose reply was lost with the connection left its
+                // entries pending for this worker: look for them first.
+                own_pending = Some(String::from("0"));
+            }
             match result {
                 Ok(()) => backoff.reset(),
                 Err(e) if e.is_no_group() => {
@@ -555,6 +579,52 @@ async fn read(
     let entries = reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids);
     spawn_entries(shared, entries, permits, tasks);
     Ok(())
+}
+
+/// Reads this consumer's own pending entries after `cursor`, skipping
+/// those in flight here; returns the cursor to go on from, or `None` when
+/// none is left.
+async fn recover(
+    shared: &Arc<Shared>,
+    permits: Vec<OwnedSemaphorePermit>,
+    tasks: &mut JoinSet<()>,
+    cursor: String,
+) -> Result<Option<String>> {
+    let mut conn = shared.conn.get().await?;
+    let options = StreamReadOptions::default()
+        .group(GROUP, &shared.consumer)
+        .count(permits.len());
+    let reply: Option<StreamReadReply> = conn
+        .xread_options(&[&shared.keys.stream], &[cursor.as_str()], &options)
+        .await
+        .map_err(|e| shared.conn.err(e))?;
+    let entries: Vec<StreamId> = reply
+        .into_iter()
+        .flat_map(|r| r.keys)
+        .flat_map(|k| k.ids)
+        .collect();
+    let Some(last) = entries.last().map(|e| e.id.clone()) else {
+        return Ok(None);
+    };
+    let fresh: Vec<StreamId> = {
+        let in_flight = shared.in_flight();
+        entries
+            .into_iter()
+            .filter(|e| !in_flight.contains(&e.id))
+            .collect()
+    };
+    if !fresh.is_empty() {
+        tracing::info!(
+            entries = fresh.len(),
+            "recovered entries this worker was handed but never saw"
+        );
+        shared
+            .counters
+            .reclaimed
+            .fetch_add(fresh.len() as u64, Ordering::Relaxed);
+    }
+    spawn_entries(shared, fresh, permits, tasks);
+    Ok(Some(last))
 }
 
 /// Claims entries idle for longer than the ack deadline (their worker died).
