@@ -206,11 +206,15 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
     let receiver = MockReceiver::start().await.unwrap();
-    let scenarios = vec![
+    let mut scenarios = vec![
         thorn_default(&receiver).await,
         http_attempt(&receiver),
         bare_hyper(&receiver),
     ];
+    // THORN_BENCH_ONLY="bare hyper" keeps one scenario (for profiling).
+    if let Ok(only) = std::env::var("THORN_BENCH_ONLY") {
+        scenarios.retain(|s| s.name == only);
+    }
     let mut rows = Vec::new();
     // Rounds interleave the scenarios so that a burst of load from
     // elsewhere on the machine hits them alike; each keeps its best round.
@@ -221,7 +225,10 @@ async fn main() {
     };
     for &concurrency in &levels {
         for round in 1..=rounds {
-            for s in &scenarios {
+            // Each round starts with another scenario, so none is always
+            // first (or always right after a given one).
+            for k in 0..scenarios.len() {
+                let s = &scenarios[(k + round) % scenarios.len()];
                 let row = measure(s, concurrency, deliveries).await;
                 println!(
                     "round {round} {:<16} c={:<3} {:>7} deliveries in {:>6.2} s: {:>9.0}/s ({} failed)",
