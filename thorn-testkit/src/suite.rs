@@ -20,6 +20,41 @@
 //! # }
 //! ```
 
+/// Declares one `#[tokio::test]` per check of the suite, each running the
+/// check on the [`Suite`] that the expression builds, so that every backend
+/// runs every check (a check added here reaches them all):
+///
+/// ```ignore
+/// fn suite() -> thorn_testkit::suite::Suite { /* … */ }
+/// thorn_testkit::behaviour_tests!(suite());
+/// ```
+///
+/// The calling crate needs `tokio` with the `macros` and `rt-multi-thread`
+/// features.
+#[macro_export]
+macro_rules! behaviour_tests {
+    ($suite:expr) => {
+        $crate::behaviour_tests!(@each $suite;
+            signed_delivery_with_every_header,
+            json_and_form_bodies,
+            matching_by_sender,
+            buffered_batch_in_order,
+            retry_then_success_same_delivery_id,
+            gone_is_not_retried,
+            not_found_is_permanent,
+            silent_receiver_times_out,
+        );
+    };
+    (@each $suite:expr; $($check:ident,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                ($suite).$check().await;
+            }
+        )*
+    };
+}
+
 use std::any::Any;
 use std::fmt;
 use std::sync::{Arc, Mutex};
