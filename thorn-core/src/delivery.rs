@@ -74,11 +74,17 @@ impl Delivery {
         let hook_hmac = signing::hook_signature(sub.secret.hook_key(), sub.digest, &self.body);
         let standard = (self.standard_webhooks || sub.signatures.standard()).then(|| {
             let ts = signing::unix_seconds(now);
-            // The key was validated when the secret was made.
-            let key = sub.secret.standard_key().unwrap_or_default();
             let mut id = uuid::Uuid::encode_buffer();
             let id = self.id.hyphenated().encode_lower(&mut id);
-            (ts, signing::standard_signature(&key, id, ts, &self.body))
+            // Keys were validated when the secrets were made.
+            let key = sub.secret.standard_key().unwrap_or_default();
+            let mut header = signing::standard_signature(&key, id, ts, &self.body);
+            for old in &sub.previous_secrets {
+                let key = old.standard_key().unwrap_or_default();
+                header.push(' ');
+                header.push_str(&signing::standard_signature(&key, id, ts, &self.body));
+            }
+            (ts, header)
         });
         Signature {
             hook_hmac,
@@ -130,5 +136,85 @@ impl Batch {
     /// Whether the batch holds no event.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::subscriber::{Digest, Secret, Signatures};
+
+    fn delivery(sub: Subscriber) -> Delivery {
+        Delivery {
+            id: Uuid::new_v4(),
+            event: EventName::new("a.b").unwrap(),
+            subscriber: Arc::new(sub),
+            body: Bytes::from_static(br#"{"id":1}"#),
+            timeout: None,
+            standard_webhooks: false,
+        }
+    }
+
+    #[test]
+    fn rotation_signs_under_current_and_previous_secrets() {
+        let old = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let new = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD";
+        let sub = Subscriber::builder("a.*", "https://example.com/", new)
+            .previous_secret(old)
+            .signatures(Signatures::Both)
+            .build()
+            .unwrap();
+        assert!(
+            !format!("{sub:?}").contains("whsec_"),
+            "secrets leak into Debug"
+        );
+        let d = delivery(sub);
+        let now = SystemTime::now();
+        let sig = d.sign(now);
+        let (ts, header) = sig.standard.expect("standard headers asked for");
+        assert_eq!(header.split(' ').count(), 2);
+        let id = d.id.to_string();
+        let key = |s: &str| Secret::new(s).unwrap().standard_key().unwrap();
+        for k in [key(old), key(new)] {
+            assert_eq!(
+                signing::verify_standard(&[k], &id, &ts.to_string(), &header, &d.body, now),
+                Ok(())
+            );
+        }
+        let other = key("whsec_dGhpcyBpcyBub3QgdGhlIGtleQ==");
+        assert!(
+            signing::verify_standard(&[other], &id, &ts.to_string(), &header, &d.body, now)
+                .is_err()
+        );
+        // Hook-HMAC is made with the current secret only.
+        assert!(
+            signing::verify_hook_signature(new.as_bytes(), Digest::Sha256, &d.body, &sig.hook_hmac)
+                .is_ok()
+        );
+        assert!(
+            signing::verify_hook_signature(old.as_bytes(), Digest::Sha256, &d.body, &sig.hook_hmac)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn no_rotation_means_one_signature() {
+        let sub = Subscriber::builder("a.*", "https://example.com/", "k")
+            .signatures(Signatures::Both)
+            .build()
+            .unwrap();
+        let (_, header) = delivery(sub).sign(SystemTime::now()).standard.unwrap();
+        assert_eq!(header.split(' ').count(), 1);
+        assert!(header.starts_with("v1,"));
+    }
+
+    #[test]
+    fn a_bad_previous_secret_is_refused_without_showing_it() {
+        let err = Subscriber::builder("a.*", "https://example.com/", "k")
+            .previous_secret("whsec_!!not base64!!")
+            .build()
+            .unwrap_err();
+        assert!(err.is_invalid_input());
+        assert!(!err.to_string().contains("not base64!!"), "{err}");
     }
 }

@@ -5,8 +5,8 @@
 //! subscriptions, or an object with a `subscribers` array. Each has `event`
 //! (the pattern), `url` and `secret`, and optionally `id`, `digest`
 //! (`sha1`/`sha256`/`sha512`), `content_type` (`application/json` or
-//! `application/x-www-form-urlencoded`), `owner` and `signatures`
-//! (`hook` or `both`):
+//! `application/x-www-form-urlencoded`), `owner`, `signatures`
+//! (`hook` or `both`) and `previous_secrets` (secrets being rotated out):
 //!
 //! ```json
 //! [{"event": "article.*", "url": "https://example.com/hooks", "secret": "s3cret"}]

@@ -183,6 +183,12 @@ pub struct Subscriber {
     /// Which signature headers to send.
     #[serde(default)]
     pub signatures: Signatures,
+    /// Secrets being rotated out: while set, `webhook-signature` carries a
+    /// signature under each of them besides the current secret's, so a
+    /// receiver still holding an old key keeps verifying. `Hook-HMAC` uses
+    /// the current secret only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub previous_secrets: Vec<Secret>,
 }
 
 mod url_serde {
@@ -248,6 +254,7 @@ impl Subscriber {
             content_type: ContentType::default(),
             owner: None,
             signatures: Signatures::default(),
+            previous_secrets: Vec::new(),
         }
     }
 
@@ -275,6 +282,7 @@ pub struct SubscriberBuilder {
     content_type: ContentType,
     owner: Option<Arc<str>>,
     signatures: Signatures,
+    previous_secrets: Vec<String>,
 }
 
 impl SubscriberBuilder {
@@ -303,18 +311,30 @@ impl SubscriberBuilder {
         self.signatures = signatures;
         self
     }
+    /// A secret being rotated out (see [`Subscriber::previous_secrets`]);
+    /// call once per old secret.
+    pub fn previous_secret(mut self, secret: impl AsRef<str>) -> Self {
+        self.previous_secrets.push(secret.as_ref().to_owned());
+        self
+    }
     /// Validates and builds.
     pub fn build(self) -> Result<Subscriber> {
         let id = self.id.unwrap_or_else(Uuid::new_v4);
         let pattern = Pattern::new(&self.pattern)?;
         let url = parse_url(&self.url)?;
-        let secret = Secret::new(self.secret).map_err(|e| match e {
+        let named = |e: Error| match e {
             Error::InvalidSecret { reason, .. } => Error::InvalidSecret {
                 subscription: id.to_string(),
                 reason,
             },
             other => other,
-        })?;
+        };
+        let secret = Secret::new(self.secret).map_err(named)?;
+        let previous_secrets = self
+            .previous_secrets
+            .into_iter()
+            .map(|s| Secret::new(s).map_err(named))
+            .collect::<Result<Vec<_>>>()?;
         Ok(Subscriber {
             id,
             pattern,
@@ -324,6 +344,7 @@ impl SubscriberBuilder {
             content_type: self.content_type,
             owner: self.owner,
             signatures: self.signatures,
+            previous_secrets,
         })
     }
 }
