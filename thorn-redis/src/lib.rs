@@ -18,5 +18,6 @@ pub use options::RedisOptions;
 pub use producer::{MAX_DELIVERIES_PER_ENTRY, NAME, RedisDispatcher, register};
 pub use store::{RedisStore, into_core};
 pub use worker::{
-    ENTRIES_PER_DELIVERY_SLOT, ShutdownHandle, Worker, WorkerBuilder, WorkerMonitor, WorkerStats,
+    ENTRIES_PER_DELIVERY_SLOT, MAX_HANDOVERS, ShutdownHandle, Worker, WorkerBuilder, WorkerMonitor,
+    WorkerStats,
 };

@@ -748,3 +748,97 @@ async fn entries_handed_to_this_consumer_but_never_seen_are_recovered_at_once() 
         other => panic!("unexpected XPENDING reply {other:?}"),
     }
 }
+
+/// An entry that was handed to workers again and again without being
+/// settled (each of them died holding it) goes to the dead letters with the
+/// reason, and is not delivered again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_handed_over_too_often_is_dead_lettered_not_delivered() {
+    let redis = redis().await;
+    let receiver = MockReceiver::start().await.unwrap();
+    let config = config(&redis);
+    let thorn = thorn(config.clone());
+    thorn
+        .subscribe(
+            Subscriber::builder("tick.*", receiver.url("/t"), "k")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let keys = RedisOptions::from_config(&config).keys();
+    let mut c = conn(&redis).await;
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&keys.stream)
+        .arg("thorn")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let poisoned = thorn.send(event("tick.poison", 0)).await.unwrap().outcomes[0].delivery;
+    let ids: Vec<String> = stream_ids(&mut c, &keys.stream).await;
+    assert_eq!(ids.len(), 1);
+    // A worker `ghost` took it, and workers before it died holding it: it
+    // has been handed over MAX_HANDOVERS - 1 times, and idled for an hour.
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("thorn")
+        .arg("ghost")
+        .arg("STREAMS")
+        .arg(&keys.stream)
+        .arg(">")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let _: redis::Value = redis::cmd("XCLAIM")
+        .arg(&keys.stream)
+        .arg("thorn")
+        .arg("ghost")
+        .arg(0)
+        .arg(&ids[0])
+        .arg("IDLE")
+        .arg(3_600_000)
+        .arg("RETRYCOUNT")
+        .arg(thorn_redis::MAX_HANDOVERS - 1)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let healthy = thorn.send(event("tick.ok", 1)).await.unwrap().outcomes[0].delivery;
+
+    let running = RunningWorker::with_config(config.clone());
+    assert_eq!(receiver.wait_for(1, WAIT).await, 1);
+    let stats = running.stop().await;
+    assert_eq!(stats.reclaimed, 1);
+    assert_eq!(stats.dead, 1);
+    let got: Vec<String> = receiver
+        .requests()
+        .iter()
+        .filter_map(|r| r.delivery().map(String::from))
+        .collect();
+    assert_eq!(
+        got,
+        [healthy.to_string()],
+        "only the healthy entry is delivered"
+    );
+    let dead = DeadLetters::new(RedisOptions::from_config(&config)).unwrap();
+    let letters = dead.list(10).await.unwrap();
+    assert_eq!(letters.len(), 1);
+    assert_eq!(letters[0].delivery.as_ref().map(|d| d.id), Some(poisoned));
+    assert!(
+        letters[0].error.contains("handed to workers"),
+        "{}",
+        letters[0].error
+    );
+    assert_eq!(
+        stream_ids(&mut c, &keys.stream).await.len(),
+        0,
+        "the entry is settled"
+    );
+}
+
+async fn stream_ids(c: &mut redis::aio::MultiplexedConnection, stream: &str) -> Vec<String> {
+    let reply: redis::streams::StreamRangeReply = c.xrange_all(stream).await.unwrap();
+    reply.ids.into_iter().map(|e| e.id).collect()
+}

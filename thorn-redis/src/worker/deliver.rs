@@ -5,6 +5,8 @@ use super::*;
 
 pub(super) enum Work {
     Lanes(Vec<Lane>),
+    /// Handed over too often (the count): dead-lettered undelivered.
+    Poison(Vec<QueuedDelivery>, usize),
     Malformed(Vec<u8>, String),
 }
 

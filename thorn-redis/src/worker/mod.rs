@@ -47,6 +47,13 @@ pub const ACK_MARGIN: Duration = Duration::from_secs(1);
 /// killed worker leaves to be delivered again.
 pub const ENTRIES_PER_DELIVERY_SLOT: usize = 4;
 
+/// How many times an entry may be handed to a worker without being
+/// settled. Each reclaim means its worker died or stalled past the ack
+/// deadline while holding it; an entry reclaimed this often is likely what
+/// kills its workers, so its deliveries go to the dead letters (with the
+/// reason) instead of taking down the next worker too.
+pub const MAX_HANDOVERS: usize = 5;
+
 /// Entries one read or reclaim asks for at most.
 const READ_COUNT: usize = 128;
 
@@ -664,7 +671,12 @@ async fn reclaim(
                 .fetch_add(n as u64, Ordering::Relaxed);
         }
         let rest = permits.split_off(n.min(permits.len()));
-        spawn_entries(shared, reply.claimed, permits, tasks);
+        let poison = if n > 0 {
+            handovers(shared, &mut conn, &reply.claimed).await?
+        } else {
+            HashMap::new()
+        };
+        spawn_checked(shared, reply.claimed, permits, tasks, &poison);
         permits = rest;
         cursor = reply.next_stream_id;
         if cursor == "0-0" {
@@ -674,11 +686,51 @@ async fn reclaim(
     Ok(())
 }
 
+/// Of the claimed entries, those handed over [`MAX_HANDOVERS`] times or
+/// more, with their count.
+async fn handovers(
+    shared: &Shared,
+    conn: &mut redis::aio::ConnectionManager,
+    claimed: &[StreamId],
+) -> Result<HashMap<String, usize>> {
+    let (Some(first), Some(last)) = (claimed.first(), claimed.last()) else {
+        return Ok(HashMap::new());
+    };
+    let reply: redis::streams::StreamPendingCountReply = conn
+        .xpending_count(
+            &shared.keys.stream,
+            GROUP,
+            &first.id,
+            &last.id,
+            claimed.len(),
+        )
+        .await
+        .map_err(|e| shared.conn.err(e))?;
+    Ok(reply
+        .ids
+        .into_iter()
+        .filter(|p| p.times_delivered >= MAX_HANDOVERS)
+        .map(|p| (p.id, p.times_delivered))
+        .collect())
+}
+
 fn spawn_entries(
     shared: &Arc<Shared>,
     entries: impl IntoIterator<Item = StreamId>,
     permits: Vec<OwnedSemaphorePermit>,
     tasks: &mut JoinSet<()>,
+) {
+    spawn_checked(shared, entries, permits, tasks, &HashMap::new());
+}
+
+/// Starts the entries; those in `poison` (handed over too often) go to the
+/// dead letters undelivered.
+fn spawn_checked(
+    shared: &Arc<Shared>,
+    entries: impl IntoIterator<Item = StreamId>,
+    permits: Vec<OwnedSemaphorePermit>,
+    tasks: &mut JoinSet<()>,
+    poison: &HashMap<String, usize>,
 ) {
     let mut permits = permits.into_iter();
     let mut batch = Vec::new();
@@ -692,6 +744,12 @@ fn spawn_entries(
             Some(redis::Value::BulkString(b)) => {
                 let blob = Bytes::from(b);
                 match entry::decode_entry_cached(&blob, &shared.subscribers) {
+                    Ok((_, items)) if poison.contains_key(&entry.id) => {
+                        let times = poison.get(&entry.id).copied().unwrap_or(MAX_HANDOVERS);
+                        tracing::error!(entry = %entry.id, times, deliveries = items.len(),
+                            "an entry was handed to workers too often without being settled; its deliveries go to the dead letters");
+                        Work::Poison(items, times)
+                    }
                     // Lanes are joined here, in read order.
                     Ok((batch, items)) => Work::Lanes(lanes(shared, batch, items)),
                     Err(e) => Work::Malformed(blob.to_vec(), e.to_string()),
@@ -723,14 +781,38 @@ fn spawn_entries(
 async fn process(shared: &Arc<Shared>, id: String, work: Work, permit: OwnedSemaphorePermit) {
     let filed = match work {
         Work::Lanes(lanes) => deliver(shared, lanes).await,
-        Work::Malformed(blob, error) => Filed {
-            retries: Vec::new(),
-            dead: vec![DeadItem {
-                blob,
-                error,
-                status: None,
-            }],
-        },
+        Work::Poison(items, times) => {
+            let error = format!(
+                "handed to workers {times} times without being settled (each time its worker died or \
+                 stalled past the ack deadline); not delivered again"
+            );
+            shared
+                .counters
+                .dead
+                .fetch_add(items.len() as u64, Ordering::Relaxed);
+            Filed {
+                retries: Vec::new(),
+                dead: items
+                    .iter()
+                    .map(|item| DeadItem {
+                        blob: entry::encode_one(&item.delivery, item.attempts),
+                        error: error.clone(),
+                        status: None,
+                    })
+                    .collect(),
+            }
+        }
+        Work::Malformed(blob, error) => {
+            shared.counters.dead.fetch_add(1, Ordering::Relaxed);
+            Filed {
+                retries: Vec::new(),
+                dead: vec![DeadItem {
+                    blob,
+                    error,
+                    status: None,
+                }],
+            }
+        }
     };
     let job = SettleJob {
         id,
