@@ -686,29 +686,14 @@ async fn a_stop_with_redis_down_ends_and_another_worker_delivers_the_entry_again
 /// that name runs again, not only after the ack deadline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_handed_to_this_consumer_but_never_seen_are_recovered_at_once() {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
-    let config = config(&redis);
-    let thorn = thorn(config.clone());
-    thorn
-        .subscribe(
-            Subscriber::builder("tick.*", receiver.url("/t"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let keys = RedisOptions::from_config(&config).keys();
-    let mut c = conn(&redis).await;
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&keys.stream)
-        .arg("thorn")
-        .arg("0")
-        .arg("MKSTREAM")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let Grouped {
+        redis: _redis,
+        receiver,
+        config,
+        thorn,
+        keys,
+        mut c,
+    } = grouped().await;
     for i in 0..5 {
         thorn.send(event("tick.a", i)).await.unwrap();
     }
@@ -754,29 +739,14 @@ async fn entries_handed_to_this_consumer_but_never_seen_are_recovered_at_once() 
 /// reason, and is not delivered again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_handed_over_too_often_is_dead_lettered_not_delivered() {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
-    let config = config(&redis);
-    let thorn = thorn(config.clone());
-    thorn
-        .subscribe(
-            Subscriber::builder("tick.*", receiver.url("/t"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let keys = RedisOptions::from_config(&config).keys();
-    let mut c = conn(&redis).await;
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&keys.stream)
-        .arg("thorn")
-        .arg("0")
-        .arg("MKSTREAM")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    let Grouped {
+        redis: _redis,
+        receiver,
+        config,
+        thorn,
+        keys,
+        mut c,
+    } = grouped().await;
     let poisoned = thorn.send(event("tick.poison", 0)).await.unwrap().outcomes[0].delivery;
     let ids: Vec<String> = stream_ids(&mut c, &keys.stream).await;
     assert_eq!(ids.len(), 1);
@@ -841,4 +811,49 @@ async fn an_entry_handed_over_too_often_is_dead_lettered_not_delivered() {
 async fn stream_ids(c: &mut redis::aio::MultiplexedConnection, stream: &str) -> Vec<String> {
     let reply: redis::streams::StreamRangeReply = c.xrange_all(stream).await.unwrap();
     reply.ids.into_iter().map(|e| e.id).collect()
+}
+
+/// A queue whose consumer group exists before any worker runs, a receiver
+/// subscribed to `tick.*`, and a connection to poke at the stream.
+struct Grouped {
+    redis: thorn_testkit::redis_server::RedisServer,
+    receiver: MockReceiver,
+    config: thorn_core::Config,
+    thorn: thorn_core::Thorn,
+    keys: thorn_redis::keys::Keys,
+    c: redis::aio::MultiplexedConnection,
+}
+
+async fn grouped() -> Grouped {
+    let redis = redis().await;
+    let receiver = MockReceiver::start().await.unwrap();
+    let config = config(&redis);
+    let thorn = thorn(config.clone());
+    thorn
+        .subscribe(
+            Subscriber::builder("tick.*", receiver.url("/t"), "k")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let keys = RedisOptions::from_config(&config).keys();
+    let mut c = conn(&redis).await;
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&keys.stream)
+        .arg("thorn")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    Grouped {
+        redis,
+        receiver,
+        config,
+        thorn,
+        keys,
+        c,
+    }
 }
