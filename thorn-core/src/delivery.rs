@@ -76,13 +76,16 @@ impl Delivery {
             let ts = signing::unix_seconds(now);
             let mut id = uuid::Uuid::encode_buffer();
             let id = self.id.hyphenated().encode_lower(&mut id);
-            // Keys were validated when the secrets were made.
-            let key = sub.secret.standard_key().unwrap_or_default();
-            let mut header = signing::standard_signature(&key, id, ts, &self.body);
+            let key = sub.secret.standard_key();
+            let mut header = signing::standard_signature(key, id, ts, &self.body);
             for old in &sub.previous_secrets {
-                let key = old.standard_key().unwrap_or_default();
                 header.push(' ');
-                header.push_str(&signing::standard_signature(&key, id, ts, &self.body));
+                header.push_str(&signing::standard_signature(
+                    old.standard_key(),
+                    id,
+                    ts,
+                    &self.body,
+                ));
             }
             (ts, header)
         });
@@ -174,7 +177,7 @@ mod tests {
         let (ts, header) = sig.standard.expect("standard headers asked for");
         assert_eq!(header.split(' ').count(), 2);
         let id = d.id.to_string();
-        let key = |s: &str| Secret::new(s).unwrap().standard_key().unwrap();
+        let key = |s: &str| Secret::new(s).unwrap().standard_key().to_vec();
         for k in [key(old), key(new)] {
             assert_eq!(
                 signing::verify_standard(&[k], &id, &ts.to_string(), &header, &d.body, now),

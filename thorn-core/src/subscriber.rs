@@ -12,47 +12,57 @@ use crate::error::{Error, Result};
 use crate::pattern::Pattern;
 
 /// A subscription's shared secret. Its `Debug` and `Display` never show it.
+///
+/// The Standard Webhooks key is decoded once, when the secret is made, not
+/// on every signature.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Arc<str>);
+pub struct Secret(Arc<SecretKeys>);
+
+#[derive(PartialEq, Eq)]
+struct SecretKeys {
+    text: Box<str>,
+    /// The decoded `whsec_` key, or the text's bytes without that prefix.
+    standard: Box<[u8]>,
+}
 
 impl Secret {
     /// Wraps `secret`. It must not be empty; a secret starting with `whsec_`
     /// (Standard Webhooks) must be valid base64 after the prefix.
-    pub fn new(secret: impl Into<Arc<str>>) -> Result<Self> {
-        let secret = secret.into();
-        if secret.is_empty() {
+    pub fn new(secret: impl AsRef<str>) -> Result<Self> {
+        let text = secret.as_ref();
+        if text.is_empty() {
             return Err(Error::InvalidSecret {
                 subscription: String::from("(new)"),
                 reason: "the secret is empty; give each subscription a random secret of 16 bytes or more".into(),
             });
         }
-        let s = Secret(secret);
-        if s.0.starts_with("whsec_") && s.standard_key().is_none() {
-            return Err(Error::InvalidSecret {
+        let standard = match text.strip_prefix("whsec_") {
+            Some(b64) => STANDARD.decode(b64).map_err(|_| Error::InvalidSecret {
                 subscription: String::from("(new)"),
                 reason: "it starts with `whsec_` but the rest is not standard base64".into(),
-            });
-        }
-        Ok(s)
+            })?,
+            None => text.as_bytes().to_vec(),
+        };
+        Ok(Secret(Arc::new(SecretKeys {
+            text: Box::from(text),
+            standard: standard.into_boxed_slice(),
+        })))
     }
 
     /// The secret's text. Handle with care: never log it.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.0.text
     }
 
     /// The key for `Hook-HMAC`: the secret's bytes as given.
     pub fn hook_key(&self) -> &[u8] {
-        self.0.as_bytes()
+        self.0.text.as_bytes()
     }
 
     /// The key for Standard Webhooks: the base64-decoded part after `whsec_`,
     /// or the secret's bytes when it has no such prefix.
-    pub fn standard_key(&self) -> Option<Vec<u8>> {
-        match self.0.strip_prefix("whsec_") {
-            Some(b64) => STANDARD.decode(b64).ok(),
-            None => Some(self.0.as_bytes().to_vec()),
-        }
+    pub fn standard_key(&self) -> &[u8] {
+        &self.0.standard
     }
 }
 
@@ -64,7 +74,7 @@ impl fmt::Debug for Secret {
 
 impl Serialize for Secret {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(&self.0)
+        s.serialize_str(&self.0.text)
     }
 }
 

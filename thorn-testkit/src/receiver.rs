@@ -166,12 +166,10 @@ impl ReceivedRequest {
     /// Verifies the Standard Webhooks headers under `secret` (a `whsec_`
     /// secret is base64-decoded, as senders do).
     pub fn verify_standard(&self, secret: &str) -> Result<(), VerifyError> {
-        let key = Secret::new(secret)
-            .ok()
-            .and_then(|s| s.standard_key())
-            .ok_or(VerifyError::Malformed(
-                "the secret is not a valid Standard Webhooks secret",
-            ))?;
+        let secret = Secret::new(secret).map_err(|_| {
+            VerifyError::Malformed("the secret is not a valid Standard Webhooks secret")
+        })?;
+        let key = secret.standard_key();
         let get = |name: &'static str| {
             self.header(name)
                 .ok_or(VerifyError::Malformed("a webhook-* header is missing"))
