@@ -30,14 +30,7 @@ fn thorn(config: Config) -> Thorn {
 async fn a_thousand_sends_use_a_handful_of_connections() {
     let receiver = MockReceiver::start().await.unwrap();
     let thorn = thorn(config());
-    thorn
-        .subscribe(
-            Subscriber::builder("load.*", receiver.url("/"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "load.*", receiver.url("/")).await;
     let mut tasks = Vec::new();
     for t in 0..4 {
         let thorn = thorn.clone();
@@ -102,14 +95,7 @@ async fn observers_and_metrics_see_every_attempt_and_retries_are_capped() {
     c.observers.push(statuses.clone());
     c.extensions.insert(metrics.clone());
     let thorn = thorn(c);
-    thorn
-        .subscribe(
-            Subscriber::builder("a.*", receiver.url("/flaky"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "a.*", receiver.url("/flaky")).await;
     let report = thorn
         .send(Event::new("a.b", json!({})).unwrap())
         .await
@@ -149,14 +135,7 @@ async fn refused_recipient_is_reported_without_sending() {
     let mut c = config();
     c.recipients = RecipientPolicy::default();
     let thorn = thorn(c);
-    thorn
-        .subscribe(
-            Subscriber::builder("a.*", receiver.url("/"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "a.*", receiver.url("/")).await;
     let report = thorn
         .send(Event::new("a.b", json!({})).unwrap())
         .await
@@ -189,14 +168,7 @@ async fn retries_off_means_one_attempt() {
         .dispatcher(Arc::new(backend))
         .build()
         .unwrap();
-    thorn
-        .subscribe(
-            Subscriber::builder("a.*", receiver.url("/"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "a.*", receiver.url("/")).await;
     let report = thorn
         .send(Event::new("a.b", json!({})).unwrap())
         .await
@@ -206,4 +178,10 @@ async fn retries_off_means_one_attempt() {
         (Status::Failed, 1)
     );
     assert_eq!(receiver.len(), 1);
+}
+
+/// Subscribes `url` to `pattern`, with the secret `k`.
+async fn subscribe(thorn: &Thorn, pattern: &str, url: impl AsRef<str>) {
+    let sub = Subscriber::builder(pattern, url, "k").build().unwrap();
+    thorn.subscribe(sub).await.unwrap();
 }

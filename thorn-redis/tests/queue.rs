@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{RunningWorker, WAIT, config, conn, redis, thorn};
+use common::{RunningWorker, WAIT, config, conn, redis, subscribe, thorn};
 use redis::AsyncCommands;
 use serde_json::json;
 use thorn_core::{
@@ -98,14 +98,7 @@ async fn stream_entries(
 async fn a_buffered_flush_of_100_events_is_10_entries() {
     let redis = redis().await;
     let thorn = thorn(config(&redis));
-    thorn
-        .subscribe(
-            Subscriber::builder("chunk.*", "http://127.0.0.1:9/hook", "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "chunk.*", "http://127.0.0.1:9/hook").await;
     let ((), flushed) = thorn
         .buffer_events(async {
             for i in 0..100 {
@@ -221,14 +214,7 @@ async fn a_failing_receiver_gets_retries_with_one_delivery_id_spaced_by_backoff(
     let mut config = config(&redis);
     config.observers.push(Arc::new(timeline.clone()));
     let thorn = thorn(config.clone());
-    thorn
-        .subscribe(
-            Subscriber::builder("job.*", receiver.url("/flaky"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "job.*", receiver.url("/flaky")).await;
     let _worker = RunningWorker::with_config(config);
     let report = thorn.send(event("job.done", 1)).await.unwrap();
     let id = report.outcomes[0].delivery;
@@ -271,14 +257,7 @@ async fn retries_used_up_go_to_dead_letters_and_a_replay_delivers() {
     receiver.otherwise(Reply::status(500));
     let config = config(&redis);
     let thorn = thorn(config.clone());
-    thorn
-        .subscribe(
-            Subscriber::builder("job.*", receiver.url("/down"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "job.*", receiver.url("/down")).await;
     let worker = RunningWorker::with_config(config.clone());
     let report = thorn.send(event("job.failed", 7)).await.unwrap();
     let id = report.outcomes[0].delivery;
@@ -324,14 +303,7 @@ async fn with_retries_off_a_failure_is_dead_lettered_at_once_and_purge_empties()
     let mut config = config(&redis);
     config.retry.enabled = false;
     let thorn = thorn(config.clone());
-    thorn
-        .subscribe(
-            Subscriber::builder("job.*", receiver.url("/x"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "job.*", receiver.url("/x")).await;
     let worker = RunningWorker::with_config(config.clone());
     for i in 0..3 {
         thorn.send(event("job.x", i)).await.unwrap();
@@ -354,14 +326,7 @@ async fn replay_all_redelivers_every_dead_letter() {
     receiver.otherwise(Reply::status(404));
     let config = config(&redis);
     let thorn = thorn(config.clone());
-    thorn
-        .subscribe(
-            Subscriber::builder("job.*", receiver.url("/gone-for-now"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "job.*", receiver.url("/gone-for-now")).await;
     let worker = RunningWorker::with_config(config.clone());
     for i in 0..5 {
         thorn.send(event("job.y", i)).await.unwrap();
@@ -382,14 +347,7 @@ async fn redis_down_at_send_is_an_error_and_a_later_flush_delivers() {
     let receiver = MockReceiver::start().await.unwrap();
     let config = config(&redis);
     let thorn = thorn(config.clone());
-    thorn
-        .subscribe(
-            Subscriber::builder("order.*", receiver.url("/o"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "order.*", receiver.url("/o")).await;
     redis.stop();
     let err = thorn.send(event("order.placed", 1)).await.unwrap_err();
     assert!(err.is_retryable(), "{err}");
@@ -435,14 +393,7 @@ async fn a_worker_rides_out_a_redis_restart_and_loses_nothing_acknowledged() {
     let receiver = MockReceiver::start().await.unwrap();
     let config = config(&redis);
     let thorn = thorn(config.clone());
-    thorn
-        .subscribe(
-            Subscriber::builder("tick.*", receiver.url("/t"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "tick.*", receiver.url("/t")).await;
     let _worker = RunningWorker::with_config(config);
     let mut acknowledged = HashSet::new();
     for i in 0..EACH {
@@ -491,14 +442,7 @@ async fn a_lost_consumer_group_is_recreated() {
     let receiver = MockReceiver::start().await.unwrap();
     let config = config(&redis);
     let thorn = thorn(config.clone());
-    thorn
-        .subscribe(
-            Subscriber::builder("g.*", receiver.url("/g"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "g.*", receiver.url("/g")).await;
     let _worker = RunningWorker::with_config(config);
     thorn.send(event("g.one", 1)).await.unwrap();
     assert_eq!(receiver.wait_for(1, WAIT).await, 1);
@@ -534,14 +478,7 @@ async fn shutdown_finishes_and_acknowledges_what_is_in_flight() {
     receiver.script([Reply::status(200).delay(Duration::from_millis(300))]);
     let config = config(&redis);
     let thorn = thorn(config.clone());
-    thorn
-        .subscribe(
-            Subscriber::builder("s.*", receiver.url("/s"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "s.*", receiver.url("/s")).await;
     let worker = RunningWorker::with_config(config);
     thorn.send(event("s.slow", 1)).await.unwrap();
     assert_eq!(receiver.wait_for(1, WAIT).await, 1);
@@ -581,14 +518,7 @@ async fn a_retry_waits_for_the_receivers_retry_after() {
     let mut config = config(&redis);
     config.observers.push(Arc::new(timeline.clone()));
     let thorn = thorn(config.clone());
-    thorn
-        .subscribe(
-            Subscriber::builder("ra.*", receiver.url("/ra"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "ra.*", receiver.url("/ra")).await;
     let _worker = RunningWorker::with_config(config);
     thorn.send(event("ra.x", 1)).await.unwrap();
     assert_eq!(receiver.wait_for(2, WAIT).await, 2);
@@ -622,14 +552,7 @@ async fn a_worker_started_while_redis_is_down_waits_for_it() {
     );
     redis.restart().await.unwrap();
     let thorn = thorn(config);
-    thorn
-        .subscribe(
-            Subscriber::builder("late.*", receiver.url("/late"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "late.*", receiver.url("/late")).await;
     thorn.send(event("late.one", 1)).await.unwrap();
     assert_eq!(receiver.wait_for(1, WAIT).await, 1);
     assert_eq!(worker.stop().await.delivered, 1);
@@ -642,14 +565,7 @@ async fn a_stop_with_redis_down_ends_and_another_worker_delivers_the_entry_again
     receiver.script([Reply::status(200).delay(Duration::from_millis(300))]);
     let config = config(&redis);
     let thorn = thorn(config.clone());
-    thorn
-        .subscribe(
-            Subscriber::builder("down.*", receiver.url("/d"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "down.*", receiver.url("/d")).await;
     let worker = RunningWorker::with_config(config.clone());
     let id = thorn.send(event("down.x", 1)).await.unwrap().outcomes[0].delivery;
     assert_eq!(receiver.wait_for(1, WAIT).await, 1);
@@ -829,14 +745,7 @@ async fn grouped() -> Grouped {
     let receiver = MockReceiver::start().await.unwrap();
     let config = config(&redis);
     let thorn = thorn(config.clone());
-    thorn
-        .subscribe(
-            Subscriber::builder("tick.*", receiver.url("/t"), "k")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    subscribe(&thorn, "tick.*", receiver.url("/t")).await;
     let keys = RedisOptions::from_config(&config).keys();
     let mut c = conn(&redis).await;
     let _: () = redis::cmd("XGROUP")

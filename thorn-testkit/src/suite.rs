@@ -249,6 +249,25 @@ impl Suite {
         Run { harness, seen }
     }
 
+    /// Sends one event to a receiver that always answers `status`; the
+    /// receiver and the delivery's final outcome.
+    async fn one_delivery_answered(&self, status: u16) -> (MockReceiver, Outcome) {
+        let receiver = MockReceiver::start().await.expect("receiver starts");
+        receiver.otherwise(Reply::status(status));
+        let run = self.run(|_| {}).await;
+        let sub = subscriber("job.*", receiver.url("/answers"), "k")
+            .build()
+            .expect("subscriber");
+        run.thorn().subscribe(sub).await.expect("subscribe");
+        let report = run
+            .thorn()
+            .send(event("job.done", json!({})))
+            .await
+            .expect("send");
+        let outcome = run.outcome(&report, 0).await;
+        (receiver, outcome)
+    }
+
     /// Runs every check, one after another.
     pub async fn run_all(&self) {
         self.signed_delivery_with_every_header().await;
@@ -472,19 +491,7 @@ impl Suite {
 
     /// A 410 is not retried and is reported gone.
     pub async fn gone_is_not_retried(&self) {
-        let receiver = MockReceiver::start().await.expect("receiver starts");
-        receiver.otherwise(Reply::status(410));
-        let run = self.run(|_| {}).await;
-        let sub = subscriber("job.*", receiver.url("/gone"), "k")
-            .build()
-            .expect("subscriber");
-        run.thorn().subscribe(sub).await.expect("subscribe");
-        let report = run
-            .thorn()
-            .send(event("job.done", json!({})))
-            .await
-            .expect("send");
-        let outcome = run.outcome(&report, 0).await;
+        let (receiver, outcome) = self.one_delivery_answered(410).await;
         assert_eq!(outcome.status, Status::Gone, "{outcome:?}");
         assert_eq!(outcome.attempts, 1);
         assert_eq!(outcome.http_status, Some(410));
@@ -493,19 +500,7 @@ impl Suite {
 
     /// A 404 is a permanent failure, not retried.
     pub async fn not_found_is_permanent(&self) {
-        let receiver = MockReceiver::start().await.expect("receiver starts");
-        receiver.otherwise(Reply::status(404));
-        let run = self.run(|_| {}).await;
-        let sub = subscriber("job.*", receiver.url("/missing"), "k")
-            .build()
-            .expect("subscriber");
-        run.thorn().subscribe(sub).await.expect("subscribe");
-        let report = run
-            .thorn()
-            .send(event("job.done", json!({})))
-            .await
-            .expect("send");
-        let outcome = run.outcome(&report, 0).await;
+        let (receiver, outcome) = self.one_delivery_answered(404).await;
         assert_eq!(outcome.status, Status::Failed, "{outcome:?}");
         assert_eq!(outcome.attempts, 1);
         assert_eq!(outcome.http_status, Some(404));

@@ -92,3 +92,11 @@ impl Drop for RunningWorker {
         self.stop.shutdown();
     }
 }
+
+/// Subscribes `url` to `pattern`, with the secret `k`.
+pub async fn subscribe(thorn: &Thorn, pattern: &str, url: impl AsRef<str>) {
+    let sub = thorn_core::Subscriber::builder(pattern, url, "k")
+        .build()
+        .expect("subscriber builds");
+    thorn.subscribe(sub).await.expect("subscribe");
+}
