@@ -211,9 +211,11 @@ async fn main() {
         http_attempt(&receiver),
         bare_hyper(&receiver),
     ];
-    // THORN_BENCH_ONLY="bare hyper" keeps one scenario (for profiling).
-    if let Ok(only) = std::env::var("THORN_BENCH_ONLY") {
-        scenarios.retain(|s| s.name == only);
+    // THORN_BENCH_ONLY="bare hyper" keeps one scenario (for profiling);
+    // "thorn redis enqueue" keeps the enqueue and drain rows of "redis".
+    let only = std::env::var("THORN_BENCH_ONLY").ok();
+    if let Some(only) = &only {
+        scenarios.retain(|s| &s.name == only);
     }
     let mut rows = Vec::new();
     // Rounds interleave the scenarios so that a burst of load from
@@ -274,9 +276,98 @@ async fn main() {
             );
         }
     }
-    let default_64 = rows
-        .iter()
-        .find(|r| r.name == "thorn default" && r.concurrency == 64)
-        .map(Row::per_second);
-    redis_rows::run(&receiver, deliveries, rounds, default_64).await;
+    match only.as_deref() {
+        None => redis_paired(&receiver, &scenarios, deliveries, rounds).await,
+        Some("thorn default" | "thorn redis e2e") => {
+            redis_paired(&receiver, &scenarios, deliveries, rounds).await
+        }
+        Some("thorn redis enqueue") => {
+            if let Some(redis) = redis_server().await {
+                redis_rows::enqueue_rows(&redis, &receiver, deliveries).await;
+            }
+        }
+        Some(_) => {}
+    }
+}
+
+/// A private Redis with the usual production durability (fsync once a
+/// second), not the testkit's fsync on every write.
+async fn redis_server() -> Option<thorn_testkit::redis_server::RedisServer> {
+    use thorn_testkit::redis_server::RedisServer;
+    match RedisServer::start_with(&[("appendfsync", "everysec")]).await {
+        Ok(r) => Some(r),
+        Err(e) => {
+            println!("\nredis rows skipped: {e}");
+            None
+        }
+    }
+}
+
+/// The `"redis"` rows. End to end, each round is paired with a round of
+/// `"default"` at the same concurrency (the order alternating), and the
+/// ratio is taken within each pair: the two backends share the machine
+/// with Redis and the receiver, and load from elsewhere swings both rates
+/// by tens of percent from one second to the next.
+async fn redis_paired(
+    receiver: &MockReceiver,
+    scenarios: &[Scenario],
+    deliveries: usize,
+    rounds: usize,
+) {
+    let Some(redis) = redis_server().await else {
+        return;
+    };
+    println!();
+    let default = scenarios.iter().find(|s| s.name == "thorn default");
+    let e2e = redis_rows::EndToEnd::start(&redis, receiver).await;
+    let concurrency = redis_rows::SENDERS;
+    let mut ratios = Vec::new();
+    let (mut best_redis, mut best_default) = (0.0_f64, 0.0_f64);
+    for round in 1..=rounds.max(1) {
+        let mut pair = [None, None];
+        for k in 0..2 {
+            if (k + round) % 2 == 0 {
+                let (rate, failed) = e2e.round(receiver, deliveries).await;
+                println!(
+                    "round {round} thorn redis e2e c={concurrency:<3} {rate:>9.0}/s ({failed} failed)"
+                );
+                pair[0] = Some(rate);
+            } else if let Some(d) = default {
+                let row = measure(d, concurrency, deliveries).await;
+                receiver.clear();
+                println!(
+                    "round {round} thorn default   c={concurrency:<3} {:>9.0}/s ({} failed)",
+                    row.per_second(),
+                    row.failures
+                );
+                pair[1] = Some(row.per_second());
+            }
+        }
+        if let [Some(r), Some(d)] = pair {
+            ratios.push(r / d);
+            best_default = best_default.max(d);
+        }
+        best_redis = best_redis.max(pair[0].unwrap_or(0.0));
+    }
+    let stats = e2e.finish().await;
+    println!();
+    println!("best thorn redis e2e  c={concurrency:<3} {best_redis:>9.0}/s");
+    if !ratios.is_empty() {
+        ratios.sort_by(f64::total_cmp);
+        let mid = ratios.len() / 2;
+        let median = if ratios.len() % 2 == 1 {
+            ratios[mid]
+        } else {
+            (ratios[mid - 1] + ratios[mid]) / 2.0
+        };
+        println!(
+            "c={concurrency:<3} thorn redis end to end / thorn default, paired rounds: median {median:.2} (from {:.2} to {:.2}); best / best {:.2}",
+            ratios[0],
+            ratios[ratios.len() - 1],
+            best_redis / best_default
+        );
+    }
+    println!("worker settled {} entries", stats.entries);
+    println!();
+    redis_rows::enqueue_rows(&redis, receiver, deliveries).await;
 }

@@ -1,6 +1,9 @@
 //! Rows of the `"redis"` backend: end-to-end deliveries per second with one
 //! worker (sends at concurrency 64, timed until the receiver has them all),
 //! and the enqueue rate of `send` alone, unbuffered and buffered.
+//!
+//! The end-to-end row runs in rounds paired with rounds of `"default"`, so
+//! that both see the same load from elsewhere on the machine.
 
 use std::time::{Duration, Instant};
 
@@ -10,7 +13,7 @@ use thorn::{Config, Event, RecipientPolicy, Status, Subscriber, Thorn};
 use thorn_testkit::receiver::MockReceiver;
 use thorn_testkit::redis_server::RedisServer;
 
-const SENDERS: usize = 64;
+pub(crate) const SENDERS: usize = 64;
 
 fn data(i: usize) -> serde_json::Value {
     json!({"id": i, "name": "Ada Lovelace", "email": "ada@example.com", "tags": ["a", "b", "c"]})
@@ -74,65 +77,66 @@ async fn send_all(thorn: &Thorn, n: usize) -> usize {
     failed
 }
 
-/// Runs the rows; `default_rate` is the `"default"` backend's rate at
-/// concurrency 64 from the same run, for the ratio.
-pub(crate) async fn run(
-    receiver: &MockReceiver,
-    deliveries: usize,
-    rounds: usize,
-    default_rate: Option<f64>,
-) {
-    // The usual production durability (fsync once a second), not the
-    // testkit's fsync on every write.
-    let redis = match RedisServer::start_with(&[("appendfsync", "everysec")]).await {
-        Ok(r) => r,
-        Err(e) => {
-            println!("\nredis rows skipped: {e}");
-            return;
-        }
-    };
-    println!();
-    let n = deliveries / SENDERS * SENDERS;
+/// The `"redis"` backend end to end: producers send, one in-process worker
+/// delivers, a round ends when the receiver has every delivery.
+pub(crate) struct EndToEnd {
+    thorn: Thorn,
+    stop: thorn::redis::ShutdownHandle,
+    running: tokio::task::JoinHandle<thorn::redis::Result<WorkerStats>>,
+}
 
-    // End to end, one worker.
-    let config = config(&redis, "e2e");
-    let thorn = thorn_for(config.clone(), receiver.url("/redis")).await;
-    let worker = Worker::builder(config).build().unwrap();
-    let stop = worker.shutdown_handle();
-    let running = tokio::spawn(worker.run());
-    // Warm the pools.
-    send_all(&thorn, SENDERS).await;
-    receiver.wait_for(SENDERS, Duration::from_secs(30)).await;
-    receiver.clear();
-    // Like the other rows: the best of the rounds.
-    let mut e2e: f64 = 0.0;
-    for _ in 0..rounds.max(1) {
-        let started = Instant::now();
-        let failed = send_all(&thorn, n).await;
-        let got = receiver.wait_for(n, Duration::from_secs(300)).await;
-        let rate = print(
-            "thorn redis end to end",
-            SENDERS,
-            got,
-            started.elapsed(),
-            failed + n.saturating_sub(got),
-        );
+impl EndToEnd {
+    pub(crate) async fn start(redis: &RedisServer, receiver: &MockReceiver) -> Self {
+        let config = config(redis, "e2e");
+        let thorn = thorn_for(config.clone(), receiver.url("/redis")).await;
+        let worker = Worker::builder(config).build().unwrap();
+        let stop = worker.shutdown_handle();
+        let running = tokio::spawn(worker.run());
+        // Warm the pools.
+        send_all(&thorn, SENDERS).await;
+        receiver.wait_for(SENDERS, Duration::from_secs(30)).await;
         receiver.clear();
-        e2e = e2e.max(rate);
+        EndToEnd {
+            thorn,
+            stop,
+            running,
+        }
     }
-    stop.shutdown();
-    let stats: WorkerStats = running.await.unwrap().unwrap();
+
+    /// One round of `n` events from `SENDERS` tasks: the rate, and how many
+    /// sends failed or never arrived.
+    pub(crate) async fn round(&self, receiver: &MockReceiver, n: usize) -> (f64, usize) {
+        let n = n / SENDERS * SENDERS;
+        let started = Instant::now();
+        let failed = send_all(&self.thorn, n).await;
+        let got = receiver.wait_for(n, Duration::from_secs(300)).await;
+        let elapsed = started.elapsed();
+        receiver.clear();
+        let failed = failed + n.saturating_sub(got);
+        (got as f64 / elapsed.as_secs_f64(), failed)
+    }
+
+    pub(crate) async fn finish(self) -> WorkerStats {
+        self.stop.shutdown();
+        self.running.await.unwrap().unwrap()
+    }
+}
+
+/// The rows beside the end-to-end one: the enqueue rate of `send` alone
+/// (unbuffered at concurrency 64, and buffered), and a worker draining.
+pub(crate) async fn enqueue_rows(redis: &RedisServer, receiver: &MockReceiver, deliveries: usize) {
+    let n = deliveries / SENDERS * SENDERS;
     receiver.clear();
 
     // Enqueue alone (no worker on this queue).
-    let thorn = thorn_for(config_for_enqueue(&redis), receiver.url("/none")).await;
+    let thorn = thorn_for(config_for_enqueue(redis), receiver.url("/none")).await;
     let started = Instant::now();
     let failed = send_all(&thorn, n).await;
     print("thorn redis enqueue", SENDERS, n, started.elapsed(), failed);
 
     // The worker alone, draining what the enqueue row left.
     receiver.clear();
-    let worker = Worker::builder(config_for_enqueue(&redis)).build().unwrap();
+    let worker = Worker::builder(config_for_enqueue(redis)).build().unwrap();
     let stop = worker.shutdown_handle();
     let started = Instant::now();
     let running = tokio::spawn(worker.run());
@@ -170,18 +174,9 @@ pub(crate) async fn run(
         started.elapsed(),
         failed,
     );
-
-    println!();
-    if let Some(base) = default_rate {
-        println!(
-            "c=64 thorn redis end to end / thorn default = {:.2}",
-            e2e / base
-        );
-    }
     println!(
-        "buffered enqueue: {buffered:.0} events/s ({} per entry); worker settled {} entries",
+        "buffered enqueue: {buffered:.0} events/s ({} per entry)",
         thorn.config().chunk_size,
-        stats.entries
     );
 }
 

@@ -17,7 +17,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -215,6 +215,10 @@ fn decode_form(s: &str) -> String {
 struct Shared {
     requests: Mutex<Vec<ReceivedRequest>>,
     changed: Notify,
+    /// The smallest count a `wait_for` waits for (`usize::MAX` when none
+    /// waits): a request wakes the waiters only once the count reaches it,
+    /// not on every request.
+    wanted: AtomicUsize,
     connections: AtomicU64,
     tls_failures: AtomicU64,
     script: Mutex<Script>,
@@ -298,6 +302,7 @@ impl MockReceiverBuilder {
         let https = acceptor.is_some();
         let shared = Arc::new(Shared {
             secret: self.secret,
+            wanted: AtomicUsize::new(usize::MAX),
             ..Shared::default()
         });
         let task = tokio::spawn(serve(listener, Arc::clone(&shared), acceptor));
@@ -432,7 +437,10 @@ impl MockReceiver {
     pub async fn wait_for(&self, n: usize, timeout: Duration) -> usize {
         let wait = async {
             loop {
+                // Made before the check, so a wake-up between the two is
+                // not missed.
                 let notified = self.shared.changed.notified();
+                self.shared.wanted.fetch_min(n, Ordering::SeqCst);
                 if self.len() >= n {
                     return;
                 }
@@ -533,8 +541,16 @@ async fn handle(
         received.signature_ok = Some(hook && standard.unwrap_or(true));
     }
     let reply = shared.next_reply(&received.path);
-    lock(&shared.requests).push(received);
-    shared.changed.notify_waiters();
+    let count = {
+        let mut requests = lock(&shared.requests);
+        requests.push(received);
+        requests.len()
+    };
+    if count >= shared.wanted.load(Ordering::SeqCst) {
+        // Every waiter wakes and states its count again.
+        shared.wanted.store(usize::MAX, Ordering::SeqCst);
+        shared.changed.notify_waiters();
+    }
     if let Some(d) = reply.delay {
         tokio::time::sleep(d).await;
     }
