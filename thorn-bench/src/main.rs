@@ -215,7 +215,7 @@ async fn main() {
     // "thorn redis enqueue" keeps the enqueue and drain rows of "redis".
     let only = std::env::var("THORN_BENCH_ONLY").ok();
     if let Some(only) = &only {
-        scenarios.retain(|s| &s.name == only);
+        scenarios.retain(|s| s.name == only.as_str());
     }
     let mut rows = Vec::new();
     // Rounds interleave the scenarios so that a burst of load from
