@@ -122,21 +122,23 @@ impl RedisDispatcher {
             return Ok(Report::default());
         }
         let mut conn = self.conn.get().await?;
-        let mut pipe = redis::pipe();
-        if entries.len() > 1 {
+        let xadd = |e: &[u8]| {
+            let mut cmd = redis::cmd("XADD");
+            cmd.arg(&self.keys.stream).arg("*").arg(FIELD).arg(e);
+            cmd
+        };
+        let written = if let [entry] = entries.as_slice() {
+            // A single send: one command, no transaction around it.
+            xadd(entry).query_async::<()>(&mut conn).await
+        } else {
+            let mut pipe = redis::pipe();
             pipe.atomic();
-        }
-        for e in &entries {
-            pipe.cmd("XADD")
-                .arg(&self.keys.stream)
-                .arg("*")
-                .arg(FIELD)
-                .arg(e.as_slice())
-                .ignore();
-        }
-        pipe.query_async::<()>(&mut conn)
-            .await
-            .map_err(|e| self.conn.err(e))?;
+            for e in &entries {
+                pipe.add_command(xadd(e)).ignore();
+            }
+            pipe.query_async::<()>(&mut conn).await
+        };
+        written.map_err(|e| self.conn.err(e))?;
         let outcomes = batch
             .deliveries()
             .map(|d| Outcome::new(d, Status::Queued))

@@ -8,6 +8,8 @@ pub(super) enum Work {
     /// Handed over too often (the count): dead-lettered undelivered.
     Poison(Vec<QueuedDelivery>, usize),
     Malformed(Vec<u8>, String),
+    /// Deleted from the stream while pending: only acknowledged.
+    Deleted,
 }
 
 /// One subscription's deliveries of an entry, in order, with its turn when

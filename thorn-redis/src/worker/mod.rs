@@ -7,13 +7,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use redis::AsyncCommands;
-use redis::streams::{
-    StreamAutoClaimOptions, StreamAutoClaimReply, StreamId, StreamReadOptions, StreamReadReply,
-};
+use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply};
 use thorn_core::{Config, Outcome, Status};
 use thorn_http::{Attempt, HttpClient, Verdict};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
@@ -31,11 +28,13 @@ use crate::scripts;
 mod background;
 mod backoff;
 mod deliver;
+mod reply;
 mod settle;
 
 use background::{heartbeat_loop, promote_loop};
 use backoff::{Backoff, now_ms};
 use deliver::{DeadItem, Filed, Work, deliver, lanes};
+use reply::{Payload, RawEntry, read_reply};
 use settle::{SettleJob, settle_loop};
 
 /// What the ack deadline must exceed beyond one attempt's timeout.
@@ -569,21 +568,49 @@ async fn leave_group(shared: &Shared) {
     }
 }
 
+/// `XREADGROUP` of up to `count` entries after `cursor` (`>`: new ones),
+/// blocking for up to `block` when given.
+async fn read_group(
+    shared: &Shared,
+    conn: &Connection,
+    cursor: &str,
+    count: usize,
+    block: Option<Duration>,
+) -> Result<Vec<RawEntry>> {
+    let mut cmd = redis::cmd("XREADGROUP");
+    cmd.arg("GROUP")
+        .arg(GROUP)
+        .arg(&shared.consumer)
+        .arg("COUNT")
+        .arg(count);
+    if let Some(block) = block {
+        cmd.arg("BLOCK").arg(block.as_millis() as u64);
+    }
+    cmd.arg("STREAMS").arg(&shared.keys.stream).arg(cursor);
+    let mut c = conn.get().await?;
+    let reply: redis::Value = cmd.query_async(&mut c).await.map_err(|e| conn.err(e))?;
+    read_reply(reply).map_err(|detail| {
+        conn.err(redis::RedisError::from((
+            redis::ErrorKind::UnexpectedReturnType,
+            "unexpected XREADGROUP reply",
+            detail,
+        )))
+    })
+}
+
 async fn read(
     shared: &Arc<Shared>,
     permits: Vec<OwnedSemaphorePermit>,
     tasks: &mut JoinSet<()>,
 ) -> Result<()> {
-    let mut conn = shared.reader.get().await?;
-    let options = StreamReadOptions::default()
-        .group(GROUP, &shared.consumer)
-        .count(permits.len())
-        .block(shared.block.as_millis() as usize);
-    let reply: Option<StreamReadReply> = conn
-        .xread_options(&[&shared.keys.stream], &[">"], &options)
-        .await
-        .map_err(|e| shared.reader.err(e))?;
-    let entries = reply.into_iter().flat_map(|r| r.keys).flat_map(|k| k.ids);
+    let entries = read_group(
+        shared,
+        &shared.reader,
+        ">",
+        permits.len(),
+        Some(shared.block),
+    )
+    .await?;
     spawn_entries(shared, entries, permits, tasks);
     Ok(())
 }
@@ -597,23 +624,11 @@ async fn recover(
     tasks: &mut JoinSet<()>,
     cursor: String,
 ) -> Result<Option<String>> {
-    let mut conn = shared.conn.get().await?;
-    let options = StreamReadOptions::default()
-        .group(GROUP, &shared.consumer)
-        .count(permits.len());
-    let reply: Option<StreamReadReply> = conn
-        .xread_options(&[&shared.keys.stream], &[cursor.as_str()], &options)
-        .await
-        .map_err(|e| shared.conn.err(e))?;
-    let entries: Vec<StreamId> = reply
-        .into_iter()
-        .flat_map(|r| r.keys)
-        .flat_map(|k| k.ids)
-        .collect();
+    let entries = read_group(shared, &shared.conn, &cursor, permits.len(), None).await?;
     let Some(last) = entries.last().map(|e| e.id.clone()) else {
         return Ok(None);
     };
-    let fresh: Vec<StreamId> = {
+    let fresh: Vec<RawEntry> = {
         let in_flight = shared.in_flight();
         entries
             .into_iter()
@@ -671,12 +686,13 @@ async fn reclaim(
                 .fetch_add(n as u64, Ordering::Relaxed);
         }
         let rest = permits.split_off(n.min(permits.len()));
+        let claimed: Vec<RawEntry> = reply.claimed.into_iter().map(RawEntry::from).collect();
         let poison = if n > 0 {
-            handovers(shared, &mut conn, &reply.claimed).await?
+            handovers(shared, &mut conn, &claimed).await?
         } else {
             HashMap::new()
         };
-        spawn_checked(shared, reply.claimed, permits, tasks, &poison);
+        spawn_checked(shared, claimed, permits, tasks, &poison);
         permits = rest;
         cursor = reply.next_stream_id;
         if cursor == "0-0" {
@@ -691,7 +707,7 @@ async fn reclaim(
 async fn handovers(
     shared: &Shared,
     conn: &mut redis::aio::ConnectionManager,
-    claimed: &[StreamId],
+    claimed: &[RawEntry],
 ) -> Result<HashMap<String, usize>> {
     let (Some(first), Some(last)) = (claimed.first(), claimed.last()) else {
         return Ok(HashMap::new());
@@ -716,7 +732,7 @@ async fn handovers(
 
 fn spawn_entries(
     shared: &Arc<Shared>,
-    entries: impl IntoIterator<Item = StreamId>,
+    entries: impl IntoIterator<Item = RawEntry>,
     permits: Vec<OwnedSemaphorePermit>,
     tasks: &mut JoinSet<()>,
 ) {
@@ -727,22 +743,21 @@ fn spawn_entries(
 /// dead letters undelivered.
 fn spawn_checked(
     shared: &Arc<Shared>,
-    entries: impl IntoIterator<Item = StreamId>,
+    entries: impl IntoIterator<Item = RawEntry>,
     permits: Vec<OwnedSemaphorePermit>,
     tasks: &mut JoinSet<()>,
     poison: &HashMap<String, usize>,
 ) {
     let mut permits = permits.into_iter();
     let mut batch = Vec::new();
-    for mut entry in entries {
+    for entry in entries {
         let Some(permit) = permits.next() else {
             // Never more entries than asked for; were there, they stay
             // pending and are reclaimed.
             break;
         };
-        let work = match entry.map.remove(FIELD) {
-            Some(redis::Value::BulkString(b)) => {
-                let blob = Bytes::from(b);
+        let work = match entry.payload {
+            Payload::Blob(blob) => {
                 match entry::decode_entry_cached(&blob, &shared.subscribers) {
                     Ok((_, items)) if poison.contains_key(&entry.id) => {
                         let times = poison.get(&entry.id).copied().unwrap_or(MAX_HANDOVERS);
@@ -755,10 +770,14 @@ fn spawn_checked(
                     Err(e) => Work::Malformed(blob.to_vec(), e.to_string()),
                 }
             }
-            _ => Work::Malformed(
+            Payload::Missing => Work::Malformed(
                 Vec::new(),
                 format!("malformed queue entry: no `{FIELD}` field"),
             ),
+            Payload::Deleted => {
+                tracing::warn!(entry = %entry.id, "a pending entry was deleted from the stream (trimmed?); acknowledging it, there is nothing to deliver");
+                Work::Deleted
+            }
         };
         shared.in_flight().insert(entry.id.clone());
         batch.push((entry.id, work, permit));
@@ -802,6 +821,10 @@ async fn process(shared: &Arc<Shared>, id: String, work: Work, permit: OwnedSema
                     .collect(),
             }
         }
+        Work::Deleted => Filed {
+            retries: Vec::new(),
+            dead: Vec::new(),
+        },
         Work::Malformed(blob, error) => {
             shared.counters.dead.fetch_add(1, Ordering::Relaxed);
             Filed {
