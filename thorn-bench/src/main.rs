@@ -211,8 +211,9 @@ async fn main() {
         http_attempt(&receiver),
         bare_hyper(&receiver),
     ];
-    // THORN_BENCH_ONLY="bare hyper" keeps one scenario (for profiling);
-    // "thorn redis enqueue" keeps the enqueue and drain rows of "redis".
+    // THORN_BENCH_ONLY="bare hyper" keeps one row (for profiling): also
+    // "thorn default", "thorn-http only", "thorn redis e2e", or "thorn redis
+    // enqueue" (the enqueue and drain rows of "redis").
     let only = std::env::var("THORN_BENCH_ONLY").ok();
     if let Some(only) = &only {
         scenarios.retain(|s| s.name == only.as_str());
@@ -278,9 +279,7 @@ async fn main() {
     }
     match only.as_deref() {
         None => redis_paired(&receiver, &scenarios, deliveries, rounds).await,
-        Some("thorn default" | "thorn redis e2e") => {
-            redis_paired(&receiver, &scenarios, deliveries, rounds).await
-        }
+        Some("thorn redis e2e") => redis_paired(&receiver, &scenarios, deliveries, rounds).await,
         Some("thorn redis enqueue") => {
             if let Some(redis) = redis_server().await {
                 redis_rows::enqueue_rows(&redis, &receiver, deliveries).await;
@@ -368,6 +367,8 @@ async fn redis_paired(
         );
     }
     println!("worker settled {} entries", stats.entries);
-    println!();
-    redis_rows::enqueue_rows(&redis, receiver, deliveries).await;
+    if default.is_some() {
+        println!();
+        redis_rows::enqueue_rows(&redis, receiver, deliveries).await;
+    }
 }

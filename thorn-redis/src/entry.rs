@@ -57,9 +57,9 @@ impl std::error::Error for DecodeError {}
 pub struct EntryEncoder<'a> {
     batch: Option<Uuid>,
     bodies: Vec<&'a Bytes>,
-    body_index: HashMap<(usize, usize), u32>,
+    body_index: Interner<(usize, usize)>,
     subs: Vec<&'a Subscriber>,
-    sub_index: HashMap<*const Subscriber, u32>,
+    sub_index: Interner<*const Subscriber>,
     names: Vec<&'a EventName>,
     items: Vec<Item<'a>>,
 }
@@ -99,15 +99,14 @@ impl<'a> EntryEncoder<'a> {
         // Deliveries of one event share their body's allocation, so the
         // pointer identifies it without hashing the bytes.
         let body_key = (delivery.body.as_ptr() as usize, delivery.body.len());
-        let body = *self.body_index.entry(body_key).or_insert_with(|| {
+        let (body, new) = self.body_index.intern(body_key);
+        if new {
             self.bodies.push(&delivery.body);
-            (self.bodies.len() - 1) as u32
-        });
-        let sub_ptr = Arc::as_ptr(&delivery.subscriber);
-        let sub = *self.sub_index.entry(sub_ptr).or_insert_with(|| {
+        }
+        let (sub, new) = self.sub_index.intern(Arc::as_ptr(&delivery.subscriber));
+        if new {
             self.subs.push(&delivery.subscriber);
-            (self.subs.len() - 1) as u32
-        });
+        }
         // Names come in runs (one event's deliveries are consecutive).
         let name = match self.names.iter().rposition(|n| *n == &delivery.event) {
             Some(i) => i as u32,
@@ -187,6 +186,55 @@ impl<'a> EntryEncoder<'a> {
         let mut out = Vec::new();
         self.encode(&mut out);
         out
+    }
+}
+
+/// Numbers distinct keys in the order they are first seen: by a scan while
+/// there are few (the usual entry: one body, one subscription), through a
+/// map once there are many.
+#[derive(Debug)]
+struct Interner<K> {
+    keys: Vec<K>,
+    index: HashMap<K, u32>,
+}
+
+impl<K> Default for Interner<K> {
+    fn default() -> Self {
+        Interner {
+            keys: Vec::new(),
+            index: HashMap::new(),
+        }
+    }
+}
+
+impl<K: Copy + Eq + std::hash::Hash> Interner<K> {
+    /// Up to this many keys, a scan is cheaper than hashing.
+    const SCAN: usize = 16;
+
+    /// The key's number, and whether it is new.
+    fn intern(&mut self, key: K) -> (u32, bool) {
+        let next = self.keys.len() as u32;
+        if self.keys.len() < Self::SCAN {
+            // The latest key first: deliveries sharing one come in a run.
+            if let Some(i) = self.keys.iter().rposition(|k| *k == key) {
+                return (i as u32, false);
+            }
+        } else {
+            if self.index.is_empty() {
+                self.index = self.keys.iter().copied().zip(0..).collect();
+            }
+            if let Some(i) = self.index.get(&key) {
+                return (*i, false);
+            }
+            self.index.insert(key, next);
+        }
+        self.keys.push(key);
+        (next, true)
+    }
+
+    fn clear(&mut self) {
+        self.keys.clear();
+        self.index.clear();
     }
 }
 
@@ -443,6 +491,39 @@ mod tests {
             &got[0].delivery.subscriber,
             &got[2].delivery.subscriber
         ));
+    }
+
+    #[test]
+    fn many_subscriptions_and_bodies_are_each_stored_once() {
+        // Past the count where the encoder switches from scanning to an
+        // index, in an order that revisits early ones.
+        let subs: Vec<Arc<Subscriber>> = (0..40)
+            .map(|i| {
+                let url = format!("https://s{i}.example/hook");
+                Arc::new(Subscriber::builder("a.*", url, "k").build().unwrap())
+            })
+            .collect();
+        let bodies: Vec<Bytes> = (0..25)
+            .map(|i| Bytes::from(format!("{{\"n\":{i}}}")))
+            .collect();
+        let deliveries: Vec<Delivery> = (0..200)
+            .map(|i| delivery("a.b", &subs[(i * 7) % 40], &bodies[(i * 3) % 25]))
+            .collect();
+        let mut enc = EntryEncoder::new();
+        for d in &deliveries {
+            enc.push(d, 0);
+        }
+        let bytes = Bytes::from(enc.to_vec());
+        let text = String::from_utf8_lossy(&bytes);
+        assert_eq!(text.matches("s7.example").count(), 1);
+        assert_eq!(text.matches(r#"{"n":24}"#).count(), 1);
+        let got = decode(&bytes).unwrap();
+        assert_eq!(got.len(), deliveries.len());
+        for (g, d) in got.iter().zip(&deliveries) {
+            assert_eq!(g.delivery.id, d.id);
+            assert_eq!(g.delivery.subscriber.url, d.subscriber.url);
+            assert_eq!(g.delivery.body, d.body);
+        }
     }
 
     #[test]

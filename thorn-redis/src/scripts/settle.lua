@@ -6,15 +6,23 @@
 -- KEYS[2]  the retry set         thorn:{queue}:delayed
 -- KEYS[3]  the dead letters      thorn:{queue}:dead
 -- ARGV[1]  the consumer group
--- ARGV[2 ..] per entry: its id, r, d, then r pairs (due time in Unix ms,
---          encoded delivery), then d quadruples (encoded delivery, last
---          error, last HTTP status or "", failed at in Unix ms)
+-- ARGV[2]  c: how many entries have nothing to file (every delivery
+--          succeeded), then their c ids
+-- ARGV[3 + c ..] per other entry: its id, r, d, then r pairs (due time in
+--          Unix ms, encoded delivery), then d quadruples (encoded delivery,
+--          last error, last HTTP status or "", failed at in Unix ms)
 --
 -- Returns how many entries were settled. An entry no longer pending in the
--- group (another worker reclaimed and settled it) is skipped, and nothing
--- is written for it.
+-- group (another worker reclaimed and settled it) is skipped: nothing is
+-- filed for it. The entries with nothing to file are acknowledged and
+-- deleted with one XACK and one XDEL.
 local settled = 0
-local i = 2
+local c = tonumber(ARGV[2])
+if c > 0 then
+  settled = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 3, 2 + c))
+  redis.call('XDEL', KEYS[1], unpack(ARGV, 3, 2 + c))
+end
+local i = 3 + c
 while i <= #ARGV do
   local id = ARGV[i]
   local r = tonumber(ARGV[i + 1])

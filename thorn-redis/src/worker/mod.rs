@@ -779,12 +779,14 @@ fn spawn_checked(
                 Work::Deleted
             }
         };
-        shared.in_flight().insert(entry.id.clone());
         batch.push((entry.id, work, permit));
     }
     if batch.is_empty() {
         return;
     }
+    shared
+        .in_flight()
+        .extend(batch.iter().map(|(id, _, _)| id.clone()));
     // One task per read: its entries progress together and each is handed
     // to the settler as soon as its deliveries are done.
     let shared = Arc::clone(shared);

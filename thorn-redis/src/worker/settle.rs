@@ -52,7 +52,12 @@ pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob]) {
         .key(&shared.keys.delayed)
         .key(&shared.keys.dead)
         .arg(GROUP);
-    for job in batch {
+    let clean = |j: &&SettleJob| j.filed.retries.is_empty() && j.filed.dead.is_empty();
+    inv.arg(batch.iter().filter(clean).count());
+    for job in batch.iter().filter(clean) {
+        inv.arg(&job.id);
+    }
+    for job in batch.iter().filter(|j| !clean(j)) {
         inv.arg(&job.id)
             .arg(job.filed.retries.len())
             .arg(job.filed.dead.len());
