@@ -24,9 +24,12 @@
 /// check on the [`Suite`] that the expression builds, so that every backend
 /// runs every check (a check added here reaches them all):
 ///
-/// ```ignore
-/// fn suite() -> thorn_testkit::suite::Suite { /* … */ }
+/// ```no_run
+/// fn suite() -> thorn_testkit::suite::Suite {
+///     todo!("the backend's suite")
+/// }
 /// thorn_testkit::behaviour_tests!(suite());
+/// # fn main() {}
 /// ```
 ///
 /// The calling crate needs `tokio` with the `macros` and `rt-multi-thread`
