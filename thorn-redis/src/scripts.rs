@@ -14,6 +14,9 @@ pub(crate) static PROMOTE: LazyLock<Script> =
 /// Keeps a live worker's entries from being reclaimed.
 pub(crate) static HEARTBEAT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/heartbeat.lua")));
+/// Removes consumers of dead workers that hold nothing.
+pub(crate) static PRUNE: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/prune.lua")));
 /// Moves a dead letter back to the stream.
 pub(crate) static REPLAY: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/replay.lua")));

@@ -766,3 +766,58 @@ async fn grouped() -> Grouped {
         c,
     }
 }
+
+/// A worker that died holding an entry leaves its name in the group; once
+/// the entry is reclaimed and the name has been idle past the ack deadline,
+/// a live worker removes it, so that the group does not collect the name of
+/// every dead worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_worker_s_consumer_is_removed_once_its_entries_are_reclaimed() {
+    let Grouped {
+        redis: _redis,
+        receiver,
+        config,
+        thorn,
+        keys,
+        mut c,
+    } = grouped().await;
+    let sent = thorn.send(event("tick.a", 0)).await.unwrap().outcomes[0].delivery;
+    // `ghost` takes the entry and dies.
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("thorn")
+        .arg("ghost")
+        .arg("STREAMS")
+        .arg(&keys.stream)
+        .arg(">")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(consumers(&mut c, &keys.stream).await, ["ghost"]);
+    let ack_deadline = config.event_timeout + thorn_redis::worker::ACK_MARGIN;
+    let worker = Worker::builder(config)
+        .consumer_name("live")
+        .ack_deadline(ack_deadline)
+        .block(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let running = RunningWorker::start(worker);
+    assert_eq!(receiver.wait_for(1, WAIT).await, 1);
+    // The pass that reclaimed the entry goes on to the removal before the
+    // worker notices the stop.
+    let stats = running.stop().await;
+    assert_eq!(stats.reclaimed, 1);
+    assert_eq!(stats.consumers_removed, 1);
+    assert_eq!(
+        receiver.requests()[0].delivery(),
+        Some(sent.to_string().as_str())
+    );
+    // `live` left the group itself when it stopped with nothing pending.
+    assert!(consumers(&mut c, &keys.stream).await.is_empty());
+}
+
+async fn consumers(c: &mut redis::aio::MultiplexedConnection, stream: &str) -> Vec<String> {
+    let reply: redis::streams::StreamInfoConsumersReply =
+        c.xinfo_consumers(stream, "thorn").await.unwrap();
+    reply.consumers.into_iter().map(|c| c.name).collect()
+}

@@ -97,6 +97,10 @@ pub struct WorkerStats {
     /// Reads of the queue that failed (Redis unreachable, the group lost),
     /// each followed by a backoff or a repair.
     pub read_errors: u64,
+    /// Consumers of other workers removed from the group: they held no
+    /// entries and had been idle past the ack deadline (their workers died
+    /// and their entries were reclaimed).
+    pub consumers_removed: u64,
 }
 
 /// Reads a worker's counters from elsewhere while it runs. Cheap to clone.
@@ -126,6 +130,7 @@ struct Counters {
     dead: AtomicU64,
     reclaimed: AtomicU64,
     read_errors: AtomicU64,
+    consumers_removed: AtomicU64,
 }
 
 impl Counters {
@@ -137,6 +142,7 @@ impl Counters {
             dead: self.dead.load(Ordering::Relaxed),
             reclaimed: self.reclaimed.load(Ordering::Relaxed),
             read_errors: self.read_errors.load(Ordering::Relaxed),
+            consumers_removed: self.consumers_removed.load(Ordering::Relaxed),
         }
     }
 }
@@ -698,6 +704,34 @@ async fn reclaim(
         if cursor == "0-0" {
             break;
         }
+    }
+    // Housekeeping: a failure here is no reason to stop reading.
+    if let Err(e) = prune_consumers(shared, &mut conn).await {
+        tracing::warn!(error = %e, "removing consumers of dead workers failed");
+    }
+    Ok(())
+}
+
+/// Removes the consumers of dead workers once their entries are reclaimed
+/// (see `scripts/prune.lua`).
+async fn prune_consumers(shared: &Shared, conn: &mut redis::aio::ConnectionManager) -> Result<()> {
+    let removed: u64 = scripts::PRUNE
+        .key(&shared.keys.stream)
+        .arg(GROUP)
+        .arg(shared.ack_deadline.as_millis() as u64)
+        .arg(&shared.consumer)
+        .invoke_async(conn)
+        .await
+        .map_err(|e| shared.conn.err(e))?;
+    if removed > 0 {
+        tracing::info!(
+            consumers = removed,
+            "removed consumers of workers that stopped answering and hold no entries"
+        );
+        shared
+            .counters
+            .consumers_removed
+            .fetch_add(removed, Ordering::Relaxed);
     }
     Ok(())
 }
