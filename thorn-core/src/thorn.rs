@@ -3,10 +3,11 @@
 use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use bytes::Bytes;
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -52,6 +53,29 @@ struct Inner {
     config: Config,
     /// Events whose flush failed or whose scope was dropped, oldest first.
     held: Mutex<Vec<PreparedEvent>>,
+    /// Background flushes of dropped scopes under way.
+    background: AtomicUsize,
+    /// Notified when the last background flush ends.
+    background_done: Notify,
+}
+
+/// Counts a background flush as under way until dropped (also when the
+/// runtime drops the task unfinished).
+struct BackgroundFlush(Arc<Inner>);
+
+impl BackgroundFlush {
+    fn start(inner: Arc<Inner>) -> Self {
+        inner.background.fetch_add(1, Ordering::SeqCst);
+        BackgroundFlush(inner)
+    }
+}
+
+impl Drop for BackgroundFlush {
+    fn drop(&mut self) {
+        if self.0.background.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.background_done.notify_waiters();
+        }
+    }
 }
 
 impl Inner {
@@ -73,8 +97,10 @@ impl Rescue for Inner {
     fn rescue(self: Arc<Self>, events: Vec<PreparedEvent>) {
         self.hold(events);
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let under_way = BackgroundFlush::start(Arc::clone(&self));
             let thorn = Thorn { inner: self };
             rt.spawn(async move {
+                let _under_way = under_way;
                 if let Err(e) = thorn.flush().await {
                     tracing::warn!(error = %e, "thorn background flush of a dropped scope failed; events stay held");
                 }
@@ -250,6 +276,35 @@ impl Thorn {
         self.dispatch(Batch { events }, true).await
     }
 
+    /// Waits for the background flushes of dropped or cancelled scopes to
+    /// end, then flushes everything held: the call to make before the
+    /// program exits, so that no event handed to Thorn ends with the
+    /// process. On failure the events stay held, as with
+    /// [`flush`](Self::flush). The Thorn can still be used afterwards.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> thorn_core::Result<()> {
+    /// # use thorn_core::{Config, Registry, Thorn};
+    /// # let config = Config::builder().dispatcher("disabled").build()?;
+    /// # let thorn = Thorn::new(config, &Registry::new())?;
+    /// // ... the program's sends ...
+    /// let report = thorn.shutdown().await?;
+    /// println!("{} deliveries on the way out", report.outcomes.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn shutdown(&self) -> Result<Report> {
+        loop {
+            // Made before the check, so an end between the two is seen.
+            let done = self.inner.background_done.notified();
+            if self.inner.background.load(Ordering::SeqCst) == 0 {
+                break;
+            }
+            done.await;
+        }
+        self.flush().await
+    }
+
     /// Flushes if the scope's `flush_freq` sends were made or its
     /// `flush_timeout` passed since the last flush; `None` when not due (or
     /// outside a scope).
@@ -409,6 +464,8 @@ impl ThornBuilder {
                 dispatcher,
                 config,
                 held: Mutex::new(Vec::new()),
+                background: AtomicUsize::new(0),
+                background_done: Notify::new(),
             }),
         })
     }

@@ -2,6 +2,7 @@
 //! exit, cancellation, and failed flushes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -306,4 +307,87 @@ async fn two_thorns_keep_separate_scopes() {
     assert_eq!(end_a.unwrap().outcomes.len(), 2);
     rec_a.assert_events(&["a.one", "a.two"]);
     rec_b.assert_events(&["b.direct", "b.scoped"]);
+}
+
+/// A backend whose dispatches wait at a gate, so that a test can hold a
+/// background flush in the middle.
+#[derive(Debug)]
+struct Gated {
+    recorder: Recorder,
+    gate: tokio::sync::Semaphore,
+    entered: tokio::sync::Notify,
+}
+
+impl thorn_core::Dispatcher for Gated {
+    fn name(&self) -> &str {
+        "gated"
+    }
+
+    fn dispatch<'a>(
+        &'a self,
+        batch: &'a thorn_core::Batch,
+    ) -> thorn_core::BoxFuture<'a, thorn_core::Result<thorn_core::Report>> {
+        Box::pin(async move {
+            self.entered.notify_one();
+            if let Ok(permit) = self.gate.acquire().await {
+                permit.forget();
+            }
+            self.recorder.dispatch(batch).await
+        })
+    }
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_the_background_flush_of_a_dropped_scope() {
+    let recorder = Recorder::new();
+    let gated = Arc::new(Gated {
+        recorder: recorder.clone(),
+        gate: tokio::sync::Semaphore::new(0),
+        entered: tokio::sync::Notify::new(),
+    });
+    let thorn = Thorn::builder()
+        .config(Config::default())
+        .dispatcher(Arc::clone(&gated) as Arc<dyn thorn_core::Dispatcher>)
+        .build()
+        .unwrap();
+    thorn
+        .subscribe(
+            Subscriber::builder("a.*", "https://example.com/h", "k")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel();
+    let t = thorn.clone();
+    let scope = tokio::spawn(async move {
+        t.buffer_events(async {
+            t.send(ev("a.one")).await.unwrap();
+            t.send(ev("a.two")).await.unwrap();
+            sent_tx.send(()).unwrap();
+            std::future::pending::<()>().await;
+        })
+        .await
+    });
+    sent_rx.await.unwrap();
+    let entered = gated.entered.notified();
+    scope.abort();
+    assert!(scope.await.unwrap_err().is_cancelled());
+    // The background flush took the events and waits at the gate: a plain
+    // flush finds nothing held, but shutdown waits for it.
+    entered.await;
+    assert_eq!(thorn.held_events(), 0);
+    let t = thorn.clone();
+    let shutdown = tokio::spawn(async move { t.shutdown().await });
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        !shutdown.is_finished(),
+        "shutdown returned before the flush ended"
+    );
+    assert!(recorder.is_empty());
+    gated.gate.add_permits(1);
+    shutdown.await.unwrap().unwrap();
+    recorder.assert_events(&["a.one", "a.two"]);
 }
