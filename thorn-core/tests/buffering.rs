@@ -177,21 +177,30 @@ async fn scope_ending_in_error_still_flushes() {
     recorder.assert_events(&["a.one", "a.two"]);
 }
 
-#[tokio::test]
-async fn cancelled_scope_loses_nothing() {
-    let (thorn, recorder) = setup().await;
+/// A task whose buffer scope sent `names` and then never ends; returned
+/// once the sends are made.
+async fn stuck_scope(thorn: &Thorn, names: &[&'static str]) -> tokio::task::JoinHandle<()> {
     let (sent_tx, sent_rx) = tokio::sync::oneshot::channel();
     let t = thorn.clone();
+    let names = names.to_vec();
     let task = tokio::spawn(async move {
         t.buffer_events(async {
-            t.send(ev("a.one")).await.unwrap();
-            t.send(ev("a.two")).await.unwrap();
+            for name in names {
+                t.send(ev(name)).await.unwrap();
+            }
             sent_tx.send(()).unwrap();
             std::future::pending::<()>().await;
         })
-        .await
+        .await;
     });
     sent_rx.await.unwrap();
+    task
+}
+
+#[tokio::test]
+async fn cancelled_scope_loses_nothing() {
+    let (thorn, recorder) = setup().await;
+    let task = stuck_scope(&thorn, &["a.one", "a.two"]).await;
     assert!(recorder.is_empty());
     task.abort();
     assert!(task.await.unwrap_err().is_cancelled());
@@ -358,18 +367,7 @@ async fn shutdown_waits_for_the_background_flush_of_a_dropped_scope() {
         )
         .await
         .unwrap();
-    let (sent_tx, sent_rx) = tokio::sync::oneshot::channel();
-    let t = thorn.clone();
-    let scope = tokio::spawn(async move {
-        t.buffer_events(async {
-            t.send(ev("a.one")).await.unwrap();
-            t.send(ev("a.two")).await.unwrap();
-            sent_tx.send(()).unwrap();
-            std::future::pending::<()>().await;
-        })
-        .await
-    });
-    sent_rx.await.unwrap();
+    let scope = stuck_scope(&thorn, &["a.one", "a.two"]).await;
     let entered = gated.entered.notified();
     scope.abort();
     assert!(scope.await.unwrap_err().is_cancelled());

@@ -614,18 +614,7 @@ async fn entries_handed_to_this_consumer_but_never_seen_are_recovered_at_once() 
         thorn.send(event("tick.a", i)).await.unwrap();
     }
     // Hand every entry to the consumer `w1`, and drop the reply.
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg("thorn")
-        .arg("w1")
-        .arg("COUNT")
-        .arg(100)
-        .arg("STREAMS")
-        .arg(&keys.stream)
-        .arg(">")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    hand_new_entries_to(&mut c, &keys.stream, "w1").await;
     // The default ack deadline (30 s) is far longer than this test waits.
     let worker = Worker::builder(config)
         .consumer_name("w1")
@@ -668,16 +657,7 @@ async fn an_entry_handed_over_too_often_is_dead_lettered_not_delivered() {
     assert_eq!(ids.len(), 1);
     // A worker `ghost` took it, and workers before it died holding it: it
     // has been handed over MAX_HANDOVERS - 1 times, and idled for an hour.
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg("thorn")
-        .arg("ghost")
-        .arg("STREAMS")
-        .arg(&keys.stream)
-        .arg(">")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    hand_new_entries_to(&mut c, &keys.stream, "ghost").await;
     let _: redis::Value = redis::cmd("XCLAIM")
         .arg(&keys.stream)
         .arg("thorn")
@@ -722,6 +702,23 @@ async fn an_entry_handed_over_too_often_is_dead_lettered_not_delivered() {
         0,
         "the entry is settled"
     );
+}
+
+/// Hands the stream's new entries (up to 100) to the consumer `name`, as
+/// a read whose worker never sees the reply.
+async fn hand_new_entries_to(c: &mut redis::aio::MultiplexedConnection, stream: &str, name: &str) {
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("thorn")
+        .arg(name)
+        .arg("COUNT")
+        .arg(100)
+        .arg("STREAMS")
+        .arg(stream)
+        .arg(">")
+        .query_async(c)
+        .await
+        .unwrap();
 }
 
 async fn stream_ids(c: &mut redis::aio::MultiplexedConnection, stream: &str) -> Vec<String> {
@@ -783,16 +780,7 @@ async fn a_dead_worker_s_consumer_is_removed_once_its_entries_are_reclaimed() {
     } = grouped().await;
     let sent = thorn.send(event("tick.a", 0)).await.unwrap().outcomes[0].delivery;
     // `ghost` takes the entry and dies.
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg("thorn")
-        .arg("ghost")
-        .arg("STREAMS")
-        .arg(&keys.stream)
-        .arg(">")
-        .query_async(&mut c)
-        .await
-        .unwrap();
+    hand_new_entries_to(&mut c, &keys.stream, "ghost").await;
     assert_eq!(consumers(&mut c, &keys.stream).await, ["ghost"]);
     let ack_deadline = config.event_timeout + thorn_redis::worker::ACK_MARGIN;
     let worker = Worker::builder(config)
