@@ -191,7 +191,8 @@ async fn stuck_scope(thorn: &Thorn, names: &[&'static str]) -> tokio::task::Join
             sent_tx.send(()).unwrap();
             std::future::pending::<()>().await;
         })
-        .await;
+        .await
+        .0
     });
     sent_rx.await.unwrap();
     task
