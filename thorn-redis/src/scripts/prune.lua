@@ -1,5 +1,5 @@
 -- prune: removes the group's consumers that hold no entries and were idle
--- longer than the ack deadline: workers that died, whose entries were
+-- for the ack deadline or longer: workers that died, whose entries were
 -- reclaimed since. Without it, the group keeps a name per dead worker
 -- forever. A consumer holding entries is kept (deleting it would drop them
 -- from the pending list); a live worker removed while it holds none is
@@ -19,7 +19,7 @@ for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
   for i = 1, #c, 2 do
     f[c[i]] = c[i + 1]
   end
-  if f['name'] ~= ARGV[3] and f['pending'] == 0 and f['idle'] > idle_limit then
+  if f['name'] ~= ARGV[3] and f['pending'] == 0 and f['idle'] >= idle_limit then
     redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], f['name'])
     removed = removed + 1
   end
