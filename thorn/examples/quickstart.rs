@@ -67,6 +67,8 @@ async fn main() -> thorn::Result<()> {
         })
         .await;
     report.extend(flushed?);
+    // Before exiting: deliver anything still held (nothing, here).
+    report.extend(thorn.shutdown().await?);
 
     let expected = report.count(Status::Delivered);
     receiver.wait_for(expected, Duration::from_secs(5)).await;
