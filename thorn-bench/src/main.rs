@@ -7,6 +7,7 @@
 //! cargo run --release -p thorn-bench            # default: 50000 deliveries per row, best of 3 rounds
 //! THORN_BENCH_DELIVERIES=5000 cargo run --release -p thorn-bench
 //! THORN_BENCH_CONCURRENCY=64 THORN_BENCH_ROUNDS=1 cargo run --release -p thorn-bench
+//! THORN_BENCH_PAIRS=9 cargo run --release -p thorn-bench  # redis/default pairs (default 5)
 //! ```
 //!
 //! Each row is a [`Scenario`]; a backend (say, `"redis"` with its worker)
@@ -205,6 +206,11 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
+    // A median needs more than three pairs to shrug off one bad second.
+    let pairs: usize = std::env::var("THORN_BENCH_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5);
     let receiver = MockReceiver::start().await.unwrap();
     let mut scenarios = vec![
         thorn_default(&receiver).await,
@@ -278,8 +284,9 @@ async fn main() {
         }
     }
     match only.as_deref() {
-        None => redis_paired(&receiver, &scenarios, deliveries, rounds).await,
-        Some("thorn redis e2e") => redis_paired(&receiver, &scenarios, deliveries, rounds).await,
+        None | Some("thorn redis e2e") => {
+            redis_paired(&receiver, &scenarios, deliveries, pairs).await
+        }
         Some("thorn redis enqueue") => {
             if let Some(redis) = redis_server().await {
                 redis_rows::enqueue_rows(&redis, &receiver, deliveries).await;
@@ -311,7 +318,7 @@ async fn redis_paired(
     receiver: &MockReceiver,
     scenarios: &[Scenario],
     deliveries: usize,
-    rounds: usize,
+    pairs: usize,
 ) {
     let Some(redis) = redis_server().await else {
         return;
@@ -322,7 +329,7 @@ async fn redis_paired(
     let concurrency = redis_rows::SENDERS;
     let mut ratios = Vec::new();
     let (mut best_redis, mut best_default) = (0.0_f64, 0.0_f64);
-    for round in 1..=rounds.max(1) {
+    for round in 1..=pairs.max(1) {
         let mut pair = [None, None];
         for k in 0..2 {
             if (k + round) % 2 == 0 {
