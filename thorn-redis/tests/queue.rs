@@ -127,9 +127,7 @@ async fn a_buffered_flush_of_100_events_is_10_entries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_event_to_three_subscribers_is_one_entry_and_three_posts() {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
-    let config = config(&redis);
+    let (redis, receiver, config) = queue().await;
     let thorn = thorn(config.clone());
     for path in ["/a", "/b", "/c"] {
         thorn
@@ -207,11 +205,9 @@ fn an_event_with_many_subscribers_is_split_over_entries() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_receiver_gets_retries_with_one_delivery_id_spaced_by_backoff() {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
+    let (_redis, receiver, mut config) = queue().await;
     receiver.script_path("/flaky", [Reply::status(500), Reply::status(503)]);
     let timeline = Recorder::default();
-    let mut config = config(&redis);
     config.observers.push(Arc::new(timeline.clone()));
     let thorn = thorn(config.clone());
     subscribe(&thorn, "job.*", receiver.url("/flaky")).await;
@@ -252,10 +248,8 @@ async fn a_failing_receiver_gets_retries_with_one_delivery_id_spaced_by_backoff(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_used_up_go_to_dead_letters_and_a_replay_delivers() {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
+    let (_redis, receiver, config) = queue().await;
     receiver.otherwise(Reply::status(500));
-    let config = config(&redis);
     let thorn = thorn(config.clone());
     subscribe(&thorn, "job.*", receiver.url("/down")).await;
     let worker = RunningWorker::with_config(config.clone());
@@ -297,10 +291,8 @@ async fn retries_used_up_go_to_dead_letters_and_a_replay_delivers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_retries_off_a_failure_is_dead_lettered_at_once_and_purge_empties() {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
+    let (_redis, receiver, mut config) = queue().await;
     receiver.otherwise(Reply::status(503));
-    let mut config = config(&redis);
     config.retry.enabled = false;
     let thorn = thorn(config.clone());
     subscribe(&thorn, "job.*", receiver.url("/x")).await;
@@ -321,10 +313,8 @@ async fn with_retries_off_a_failure_is_dead_lettered_at_once_and_purge_empties()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_all_redelivers_every_dead_letter() {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
+    let (_redis, receiver, config) = queue().await;
     receiver.otherwise(Reply::status(404));
-    let config = config(&redis);
     let thorn = thorn(config.clone());
     subscribe(&thorn, "job.*", receiver.url("/gone-for-now")).await;
     let worker = RunningWorker::with_config(config.clone());
@@ -343,9 +333,7 @@ async fn replay_all_redelivers_every_dead_letter() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_at_send_is_an_error_and_a_later_flush_delivers() {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
-    let config = config(&redis);
+    let (redis, receiver, config) = queue().await;
     let thorn = thorn(config.clone());
     subscribe(&thorn, "order.*", receiver.url("/o")).await;
     redis.stop();
@@ -389,9 +377,7 @@ async fn redis_down_at_send_is_an_error_and_a_later_flush_delivers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_rides_out_a_redis_restart_and_loses_nothing_acknowledged() {
     const EACH: usize = 150;
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
-    let config = config(&redis);
+    let (redis, receiver, config) = queue().await;
     let thorn = thorn(config.clone());
     subscribe(&thorn, "tick.*", receiver.url("/t")).await;
     let _worker = RunningWorker::with_config(config);
@@ -438,9 +424,7 @@ async fn a_worker_rides_out_a_redis_restart_and_loses_nothing_acknowledged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_consumer_group_is_recreated() {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
-    let config = config(&redis);
+    let (redis, receiver, config) = queue().await;
     let thorn = thorn(config.clone());
     subscribe(&thorn, "g.*", receiver.url("/g")).await;
     let _worker = RunningWorker::with_config(config);
@@ -473,10 +457,8 @@ async fn a_lost_consumer_group_is_recreated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_finishes_and_acknowledges_what_is_in_flight() {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
+    let (redis, receiver, config) = queue().await;
     receiver.script([Reply::status(200).delay(Duration::from_millis(300))]);
-    let config = config(&redis);
     let thorn = thorn(config.clone());
     subscribe(&thorn, "s.*", receiver.url("/s")).await;
     let worker = RunningWorker::with_config(config);
@@ -511,11 +493,9 @@ fn an_ack_deadline_shorter_than_an_attempt_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_waits_for_the_receivers_retry_after() {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
+    let (_redis, receiver, mut config) = queue().await;
     receiver.script([Reply::status(429).header("Retry-After", "1")]);
     let timeline = Recorder::default();
-    let mut config = config(&redis);
     config.observers.push(Arc::new(timeline.clone()));
     let thorn = thorn(config.clone());
     subscribe(&thorn, "ra.*", receiver.url("/ra")).await;
@@ -534,9 +514,7 @@ async fn a_retry_waits_for_the_receivers_retry_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_started_while_redis_is_down_waits_for_it() {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
-    let config = config(&redis);
+    let (redis, receiver, config) = queue().await;
     redis.stop();
     let worker = RunningWorker::with_config(config.clone());
     // Bounded wait until the worker has met the refused connection.
@@ -560,10 +538,8 @@ async fn a_worker_started_while_redis_is_down_waits_for_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_with_redis_down_ends_and_another_worker_delivers_the_entry_again() {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
+    let (redis, receiver, config) = queue().await;
     receiver.script([Reply::status(200).delay(Duration::from_millis(300))]);
-    let config = config(&redis);
     let thorn = thorn(config.clone());
     subscribe(&thorn, "down.*", receiver.url("/d")).await;
     let worker = RunningWorker::with_config(config.clone());
@@ -726,6 +702,18 @@ async fn stream_ids(c: &mut redis::aio::MultiplexedConnection, stream: &str) -> 
     reply.ids.into_iter().map(|e| e.id).collect()
 }
 
+/// A private Redis, a receiver, and a config for the queue on that Redis.
+async fn queue() -> (
+    thorn_testkit::redis_server::RedisServer,
+    MockReceiver,
+    thorn_core::Config,
+) {
+    let redis = redis().await;
+    let receiver = MockReceiver::start().await.unwrap();
+    let config = config(&redis);
+    (redis, receiver, config)
+}
+
 /// A queue whose consumer group exists before any worker runs, a receiver
 /// subscribed to `tick.*`, and a connection to poke at the stream.
 struct Grouped {
@@ -738,9 +726,7 @@ struct Grouped {
 }
 
 async fn grouped() -> Grouped {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
-    let config = config(&redis);
+    let (redis, receiver, config) = queue().await;
     let thorn = thorn(config.clone());
     subscribe(&thorn, "tick.*", receiver.url("/t")).await;
     let keys = RedisOptions::from_config(&config).keys();
