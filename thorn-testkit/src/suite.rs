@@ -252,12 +252,17 @@ impl Suite {
         Run { harness, seen }
     }
 
-    /// Sends one event to a receiver that always answers `status`; the
-    /// receiver and the delivery's final outcome.
-    async fn one_delivery_answered(&self, status: u16) -> (MockReceiver, Outcome) {
+    /// Sends one event to a receiver that always answers `reply`, with the
+    /// config adjusted by `adjust`; the receiver and the delivery's final
+    /// outcome.
+    async fn one_delivery_answered(
+        &self,
+        reply: Reply,
+        adjust: impl FnOnce(&mut Config),
+    ) -> (MockReceiver, Outcome) {
         let receiver = MockReceiver::start().await.expect("receiver starts");
-        receiver.otherwise(Reply::status(status));
-        let run = self.run(|_| {}).await;
+        receiver.otherwise(reply);
+        let run = self.run(adjust).await;
         let sub = subscriber("job.*", receiver.url("/answers"), "k")
             .build()
             .expect("subscriber");
@@ -494,7 +499,7 @@ impl Suite {
 
     /// A 410 is not retried and is reported gone.
     pub async fn gone_is_not_retried(&self) {
-        let (receiver, outcome) = self.one_delivery_answered(410).await;
+        let (receiver, outcome) = self.one_delivery_answered(Reply::status(410), |_| {}).await;
         assert_eq!(outcome.status, Status::Gone, "{outcome:?}");
         assert_eq!(outcome.attempts, 1);
         assert_eq!(outcome.http_status, Some(410));
@@ -503,7 +508,7 @@ impl Suite {
 
     /// A 404 is a permanent failure, not retried.
     pub async fn not_found_is_permanent(&self) {
-        let (receiver, outcome) = self.one_delivery_answered(404).await;
+        let (receiver, outcome) = self.one_delivery_answered(Reply::status(404), |_| {}).await;
         assert_eq!(outcome.status, Status::Failed, "{outcome:?}");
         assert_eq!(outcome.attempts, 1);
         assert_eq!(outcome.http_status, Some(404));
@@ -513,24 +518,12 @@ impl Suite {
 
     /// A receiver that never answers makes the delivery time out.
     pub async fn silent_receiver_times_out(&self) {
-        let receiver = MockReceiver::start().await.expect("receiver starts");
-        receiver.otherwise(Reply::hang());
-        let run = self
-            .run(|c| {
+        let (receiver, outcome) = self
+            .one_delivery_answered(Reply::hang(), |c| {
                 c.event_timeout = Duration::from_millis(300);
                 c.retry = RetryPolicy::never();
             })
             .await;
-        let sub = subscriber("job.*", receiver.url("/slow"), "k")
-            .build()
-            .expect("subscriber");
-        run.thorn().subscribe(sub).await.expect("subscribe");
-        let report = run
-            .thorn()
-            .send(event("job.done", json!({})))
-            .await
-            .expect("send");
-        let outcome = run.outcome(&report, 0).await;
         assert_eq!(outcome.status, Status::TimedOut, "{outcome:?}");
         assert_eq!(outcome.http_status, None);
         assert!(!receiver.is_empty(), "the request reached the receiver");
