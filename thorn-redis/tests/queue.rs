@@ -578,14 +578,7 @@ async fn a_stop_with_redis_down_ends_and_another_worker_delivers_the_entry_again
 /// that name runs again, not only after the ack deadline.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entries_handed_to_this_consumer_but_never_seen_are_recovered_at_once() {
-    let Grouped {
-        redis: _redis,
-        receiver,
-        config,
-        thorn,
-        keys,
-        mut c,
-    } = grouped().await;
+    let (_redis, receiver, config, thorn, keys, mut c) = grouped().await;
     for i in 0..5 {
         thorn.send(event("tick.a", i)).await.unwrap();
     }
@@ -620,14 +613,7 @@ async fn entries_handed_to_this_consumer_but_never_seen_are_recovered_at_once() 
 /// reason, and is not delivered again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_handed_over_too_often_is_dead_lettered_not_delivered() {
-    let Grouped {
-        redis: _redis,
-        receiver,
-        config,
-        thorn,
-        keys,
-        mut c,
-    } = grouped().await;
+    let (_redis, receiver, config, thorn, keys, mut c) = grouped().await;
     let poisoned = thorn.send(event("tick.poison", 0)).await.unwrap().outcomes[0].delivery;
     let ids: Vec<String> = stream_ids(&mut c, &keys.stream).await;
     assert_eq!(ids.len(), 1);
@@ -714,18 +700,17 @@ async fn queue() -> (
     (redis, receiver, config)
 }
 
-/// A queue whose consumer group exists before any worker runs, a receiver
-/// subscribed to `tick.*`, and a connection to poke at the stream.
-struct Grouped {
-    redis: thorn_testkit::redis_server::RedisServer,
-    receiver: MockReceiver,
-    config: thorn_core::Config,
-    thorn: thorn_core::Thorn,
-    keys: thorn_redis::keys::Keys,
-    c: redis::aio::MultiplexedConnection,
-}
-
-async fn grouped() -> Grouped {
+/// A queue whose consumer group exists before any worker runs: the Redis,
+/// a receiver subscribed to `tick.*`, the config, the Thorn, the queue's
+/// keys, and a connection to poke at the stream.
+async fn grouped() -> (
+    thorn_testkit::redis_server::RedisServer,
+    MockReceiver,
+    thorn_core::Config,
+    thorn_core::Thorn,
+    thorn_redis::keys::Keys,
+    redis::aio::MultiplexedConnection,
+) {
     let (redis, receiver, config) = queue().await;
     let thorn = thorn(config.clone());
     subscribe(&thorn, "tick.*", receiver.url("/t")).await;
@@ -740,14 +725,7 @@ async fn grouped() -> Grouped {
         .query_async(&mut c)
         .await
         .unwrap();
-    Grouped {
-        redis,
-        receiver,
-        config,
-        thorn,
-        keys,
-        c,
-    }
+    (redis, receiver, config, thorn, keys, c)
 }
 
 /// A worker that died holding an entry leaves its name in the group; once
@@ -756,14 +734,7 @@ async fn grouped() -> Grouped {
 /// every dead worker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_worker_s_consumer_is_removed_once_its_entries_are_reclaimed() {
-    let Grouped {
-        redis: _redis,
-        receiver,
-        config,
-        thorn,
-        keys,
-        mut c,
-    } = grouped().await;
+    let (_redis, receiver, config, thorn, keys, mut c) = grouped().await;
     let sent = thorn.send(event("tick.a", 0)).await.unwrap().outcomes[0].delivery;
     // `ghost` takes the entry and dies.
     hand_new_entries_to(&mut c, &keys.stream, "ghost").await;
