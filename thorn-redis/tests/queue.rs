@@ -217,11 +217,7 @@ async fn a_failing_receiver_gets_retries_with_one_delivery_id_spaced_by_backoff(
 
     assert_eq!(receiver.wait_for(3, WAIT).await, 3);
     assert_eq!(timeline.0.wait_final(1).await, 1);
-    let ids: HashSet<String> = receiver
-        .requests()
-        .iter()
-        .filter_map(|r| r.delivery().map(String::from))
-        .collect();
+    let ids: HashSet<String> = receiver.delivery_ids().into_iter().collect();
     assert_eq!(
         ids,
         HashSet::from([id.to_string()]),
@@ -409,11 +405,7 @@ async fn a_worker_rides_out_a_redis_restart_and_loses_nothing_acknowledged() {
     assert_eq!(thorn.held_events(), 0);
     assert_eq!(acknowledged.len(), 2 * EACH);
     receiver.wait_for(2 * EACH, WAIT).await;
-    let received: HashSet<String> = receiver
-        .requests()
-        .iter()
-        .filter_map(|r| r.delivery().map(String::from))
-        .collect();
+    let received: HashSet<String> = receiver.delivery_ids().into_iter().collect();
     let missing: Vec<_> = acknowledged.difference(&received).collect();
     assert!(
         missing.is_empty(),
@@ -559,11 +551,7 @@ async fn a_stop_with_redis_down_ends_and_another_worker_delivers_the_entry_again
         .unwrap();
     let again = RunningWorker::start(again);
     assert_eq!(receiver.wait_for(2, WAIT).await, 2);
-    let ids: Vec<String> = receiver
-        .requests()
-        .iter()
-        .filter_map(|r| r.delivery().map(String::from))
-        .collect();
+    let ids: Vec<String> = receiver.delivery_ids();
     assert_eq!(
         ids,
         [id.to_string(), id.to_string()],
@@ -640,11 +628,7 @@ async fn an_entry_handed_over_too_often_is_dead_lettered_not_delivered() {
     let stats = running.stop().await;
     assert_eq!(stats.reclaimed, 1);
     assert_eq!(stats.dead, 1);
-    let got: Vec<String> = receiver
-        .requests()
-        .iter()
-        .filter_map(|r| r.delivery().map(String::from))
-        .collect();
+    let got: Vec<String> = receiver.delivery_ids();
     assert_eq!(
         got,
         [healthy.to_string()],

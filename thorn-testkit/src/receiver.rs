@@ -406,6 +406,15 @@ impl MockReceiver {
             .collect()
     }
 
+    /// The `Hook-Delivery` ids of the requests received, in arrival order
+    /// (a request without one is skipped).
+    pub fn delivery_ids(&self) -> Vec<String> {
+        lock(&self.shared.requests)
+            .iter()
+            .filter_map(|r| r.delivery().map(String::from))
+            .collect()
+    }
+
     /// How many requests were received.
     pub fn len(&self) -> usize {
         lock(&self.shared.requests).len()
