@@ -3,9 +3,27 @@
 //! By default only `http`/`https` on ports 80 and 443 to public addresses.
 //! Private, loopback, link-local, multicast, reserved, CGNAT, documentation
 //! and unspecified ranges are refused, for IPv4 and IPv6 alike (an IPv4
-//! address mapped into IPv6 is judged as IPv4). The HTTP client applies
-//! [`RecipientPolicy::check_ip`] to every *resolved* address at connect time,
-//! so DNS rebinding cannot slip past.
+//! address mapped into IPv6 is judged as IPv4). The unspecified addresses
+//! `0.0.0.0` and `::` connect to the local host, so they count as loopback.
+//!
+//! The allowances are narrow on purpose:
+//!
+//! - `allow_loopback` opens loopback (127.0.0.0/8, `::1`, `localhost`) and
+//!   the unspecified addresses, nothing else.
+//! - `allow_private` opens the private and reserved ranges (10.0.0.0/8,
+//!   172.16.0.0/12, 192.168.0.0/16, CGNAT, `fc00::/7`, …) but **not**
+//!   loopback and **not** link-local (169.254.0.0/16, `fe80::/10`), where
+//!   cloud metadata services such as 169.254.169.254 live: those need
+//!   `allow_loopback` or an `allow_cidr` that names them.
+//! - `allow_cidr=CIDR` opens the addresses of that range (but never the
+//!   unspecified addresses, which only `allow_loopback` opens).
+//!
+//! A [`Refusal`] carries the whole value of `THORN_RECIPIENT_VALIDATORS`
+//! that allows exactly what was refused: the current setting plus the one
+//! item it lacks. Subscriptions are checked when they are added
+//! ([`RecipientPolicy::check_url`]: scheme, port, literal addresses); the
+//! HTTP client applies [`RecipientPolicy::check_ip`] to every *resolved*
+//! address at connect time, so DNS rebinding cannot slip past.
 //!
 //! ```
 //! use thorn_core::RecipientPolicy;
@@ -28,16 +46,29 @@ use crate::error::{Error, Result};
 pub const VAR: &str = "THORN_RECIPIENT_VALIDATORS";
 
 /// Why the policy refused a target, and what setting would allow it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{target} is refused: {rule}; to allow it, set {VAR}={allow}")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
     /// The refused URL, host or address.
     pub target: String,
     /// The rule that refused it.
     pub rule: &'static str,
-    /// The setting that would allow it.
-    pub allow: String,
+    /// The whole value of `THORN_RECIPIENT_VALIDATORS` that allows exactly
+    /// what was refused (the current setting plus what it lacks), or `None`
+    /// when no setting can (a scheme other than http and https).
+    pub allow: Option<String>,
 }
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is refused: {}; ", self.target, self.rule)?;
+        match &self.allow {
+            Some(value) => write!(f, "to allow it, set {VAR}={value}"),
+            None => f.write_str("no setting allows it: use an http:// or https:// URL"),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
 
 /// Which recipients are allowed.
 #[derive(Clone, PartialEq, Eq)]
@@ -47,9 +78,11 @@ pub struct RecipientPolicy {
     pub ports: Option<BTreeSet<u16>>,
     /// Whether plain `http` is allowed (default yes).
     pub allow_http: bool,
-    /// Whether loopback addresses (127.0.0.0/8, ::1) are allowed.
+    /// Whether loopback addresses (127.0.0.0/8, `::1`, `localhost`) and the
+    /// unspecified addresses (`0.0.0.0`, `::`) are allowed.
     pub allow_loopback: bool,
-    /// Whether every private and reserved range is allowed.
+    /// Whether the private and reserved ranges are allowed: never loopback
+    /// nor link-local (169.254.0.0/16, `fe80::/10`).
     pub allow_private: bool,
     /// Extra ranges allowed although private or reserved.
     pub allow_cidrs: Vec<IpNet>,
@@ -77,6 +110,15 @@ impl fmt::Display for RecipientPolicy {
     /// The policy in the syntax of `THORN_RECIPIENT_VALIDATORS`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut parts: Vec<String> = Vec::new();
+        if self.allow_loopback {
+            parts.push("allow_loopback".into());
+        }
+        if self.allow_private {
+            parts.push("allow_private".into());
+        }
+        if !self.allow_http {
+            parts.push("https_only".into());
+        }
         match &self.ports {
             None => parts.push("allow_any_port".into()),
             Some(p) => parts.extend(
@@ -84,15 +126,6 @@ impl fmt::Display for RecipientPolicy {
                     .filter(|p| **p != 80 && **p != 443)
                     .map(|p| format!("allow_port={p}")),
             ),
-        }
-        if !self.allow_http {
-            parts.push("https_only".into());
-        }
-        if self.allow_loopback {
-            parts.push("allow_loopback".into());
-        }
-        if self.allow_private {
-            parts.push("allow_private".into());
         }
         parts.extend(self.allow_cidrs.iter().map(|c| format!("allow_cidr={c}")));
         if parts.is_empty() {
@@ -163,85 +196,129 @@ impl RecipientPolicy {
         Ok(p)
     }
 
-    /// Checks a URL's scheme and port (the address is checked after it is
-    /// resolved, by [`check_ip`](Self::check_ip)). An IP literal host is
-    /// checked here too.
+    /// Checks a URL's scheme, port and, when the host is an IP literal or
+    /// `localhost`, its address (a name is checked after it is resolved, by
+    /// [`check_ip`](Self::check_ip)). A refusal's advice covers everything
+    /// this URL lacks at once, so following it is enough.
     pub fn check_url(&self, url: &url::Url) -> std::result::Result<(), Refusal> {
+        let refuse = |rule, allowed: Option<RecipientPolicy>| Refusal {
+            target: url.to_string(),
+            rule,
+            allow: allowed.map(|p| p.to_string()),
+        };
         match url.scheme() {
             "https" => {}
             "http" if self.allow_http => {}
             "http" => {
-                return Err(Refusal {
-                    target: url.to_string(),
-                    rule: "plain http is not allowed",
-                    allow: "default (remove https_only)".into(),
-                });
+                let mut allowed = self.clone();
+                allowed.allow_http = true;
+                return Err(refuse(
+                    "plain http is not allowed (https_only)",
+                    Some(allowed),
+                ));
             }
-            other => {
-                return Err(Refusal {
-                    target: url.to_string(),
-                    rule: if other.is_empty() {
-                        "no scheme"
-                    } else {
-                        "only http and https are allowed"
-                    },
-                    allow: "(no setting: use an http or https URL)".into(),
-                });
-            }
+            "" => return Err(refuse("the URL has no scheme", None)),
+            _ => return Err(refuse("only http and https are allowed", None)),
         }
+        let mut allowed = self.clone();
+        let mut rule = None;
         let port = url.port_or_known_default().unwrap_or(0);
-        if let Some(ports) = &self.ports {
-            if !ports.contains(&port) {
-                return Err(Refusal {
-                    target: url.to_string(),
-                    rule: "the port is not allowed",
-                    allow: format!("allow_port={port}"),
-                });
+        if let Some(ports) = allowed.ports.as_mut() {
+            if ports.insert(port) {
+                rule = Some("the port is not allowed");
             }
         }
-        match url.host() {
-            Some(url::Host::Ipv4(ip)) => self.check_ip(IpAddr::V4(ip)),
-            Some(url::Host::Ipv6(ip)) => self.check_ip(IpAddr::V6(ip)),
+        let address = match url.host() {
+            Some(url::Host::Ipv4(ip)) => allowed.check_ip(IpAddr::V4(ip)).err(),
+            Some(url::Host::Ipv6(ip)) => allowed.check_ip(IpAddr::V6(ip)).err(),
             Some(url::Host::Domain(d))
-                if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") =>
+                if !allowed.allow_loopback
+                    && (d.eq_ignore_ascii_case("localhost")
+                        || d.to_ascii_lowercase().ends_with(".localhost")) =>
             {
-                if self.allow_loopback || self.allow_private {
-                    Ok(())
-                } else {
-                    Err(Refusal {
-                        target: d.to_owned(),
-                        rule: "localhost is a loopback address",
-                        allow: "allow_loopback".into(),
-                    })
-                }
+                Some(Refusal {
+                    target: d.to_owned(),
+                    rule: "localhost is a loopback address",
+                    allow: None,
+                })
             }
-            _ => Ok(()),
+            _ => None,
+        };
+        if let Some(refused) = address {
+            rule = Some(refused.rule);
+            allowed.open(canonical_host(url));
+        }
+        match rule {
+            None => Ok(()),
+            Some(rule) => Err(refuse(rule, Some(allowed))),
         }
     }
 
     /// Checks one resolved address.
     pub fn check_ip(&self, ip: IpAddr) -> std::result::Result<(), Refusal> {
         let ip = canonical(ip);
-        if self.allow_cidrs.iter().any(|n| n.contains(&ip)) {
-            return Ok(());
-        }
-        let Some((rule, loopback)) = restricted(ip) else {
+        let Some((rule, class)) = restricted(ip) else {
             return Ok(());
         };
-        if self.allow_private || (loopback && self.allow_loopback) {
+        if self.allows(ip, class) {
             return Ok(());
         }
-        let allow = if loopback {
-            "allow_loopback".to_owned()
-        } else {
-            format!("allow_cidr={}", IpNet::from(ip))
-        };
+        let mut allowed = self.clone();
+        allowed.open(Some((ip, class)));
         Err(Refusal {
             target: ip.to_string(),
             rule,
-            allow,
+            allow: Some(allowed.to_string()),
         })
     }
+
+    fn allows(&self, ip: IpAddr, class: Class) -> bool {
+        match class {
+            Class::Unspecified => self.allow_loopback,
+            Class::Loopback => self.allow_loopback || self.in_cidrs(ip),
+            Class::LinkLocal => self.in_cidrs(ip),
+            Class::Private => self.allow_private || self.in_cidrs(ip),
+        }
+    }
+
+    fn in_cidrs(&self, ip: IpAddr) -> bool {
+        self.allow_cidrs.iter().any(|n| n.contains(&ip))
+    }
+
+    /// Adds the narrowest item that allows `target`: `allow_loopback` for
+    /// the local host, else the address alone as a CIDR.
+    fn open(&mut self, target: Option<(IpAddr, Class)>) {
+        match target {
+            None | Some((_, Class::Loopback | Class::Unspecified)) => self.allow_loopback = true,
+            Some((ip, _)) => self.allow_cidrs.push(IpNet::from(ip)),
+        }
+    }
+}
+
+/// The address of a URL's host and its class, or `None` for a name (which
+/// reaches here only as `localhost`).
+fn canonical_host(url: &url::Url) -> Option<(IpAddr, Class)> {
+    let ip = match url.host()? {
+        url::Host::Ipv4(ip) => IpAddr::V4(ip),
+        url::Host::Ipv6(ip) => IpAddr::V6(ip),
+        url::Host::Domain(_) => return None,
+    };
+    let ip = canonical(ip);
+    restricted(ip).map(|(_, class)| (ip, class))
+}
+
+/// What kind of restricted range an address is in, which decides the
+/// allowance that opens it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// `0.0.0.0` or `::`: connects to the local host; only `allow_loopback`.
+    Unspecified,
+    /// The local host: `allow_loopback` or a CIDR naming it.
+    Loopback,
+    /// Link-local, home of metadata services: only a CIDR naming it.
+    LinkLocal,
+    /// Private and reserved: `allow_private` or a CIDR.
+    Private,
 }
 
 /// An IPv4 address mapped or compatible into IPv6 is judged as IPv4.
@@ -255,8 +332,8 @@ fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// The rule refusing `ip` by default, and whether it is loopback.
-fn restricted(ip: IpAddr) -> Option<(&'static str, bool)> {
+/// The rule refusing `ip` by default, and its class.
+fn restricted(ip: IpAddr) -> Option<(&'static str, Class)> {
     match ip {
         IpAddr::V4(v4) => restricted_v4(v4),
         IpAddr::V6(v6) => restricted_v6(v6),
@@ -272,7 +349,7 @@ fn in4(ip: Ipv4Addr, net: [u8; 4], bits: u32) -> bool {
     (u32::from(ip) & mask) == (u32::from(Ipv4Addr::from(net)) & mask)
 }
 
-fn restricted_v4(ip: Ipv4Addr) -> Option<(&'static str, bool)> {
+fn restricted_v4(ip: Ipv4Addr) -> Option<(&'static str, Class)> {
     let rules: &[([u8; 4], u32, &'static str)] = &[
         (
             [0, 0, 0, 0],
@@ -285,7 +362,6 @@ fn restricted_v4(ip: Ipv4Addr) -> Option<(&'static str, bool)> {
             10,
             "carrier-grade NAT address (100.64.0.0/10)",
         ),
-        ([169, 254, 0, 0], 16, "link-local address (169.254.0.0/16)"),
         ([172, 16, 0, 0], 12, "private address (172.16.0.0/12)"),
         (
             [192, 0, 0, 0],
@@ -314,21 +390,33 @@ fn restricted_v4(ip: Ipv4Addr) -> Option<(&'static str, bool)> {
         ),
     ];
     if ip.is_loopback() {
-        return Some(("loopback address (127.0.0.0/8)", true));
+        return Some(("loopback address (127.0.0.0/8)", Class::Loopback));
+    }
+    if ip.is_unspecified() {
+        return Some((
+            "unspecified address (0.0.0.0), which reaches the local host",
+            Class::Unspecified,
+        ));
+    }
+    if ip.is_link_local() {
+        return Some(("link-local address (169.254.0.0/16)", Class::LinkLocal));
     }
     rules
         .iter()
         .find(|(net, bits, _)| in4(ip, *net, *bits))
-        .map(|(_, _, r)| (*r, false))
+        .map(|(_, _, r)| (*r, Class::Private))
 }
 
-fn restricted_v6(ip: Ipv6Addr) -> Option<(&'static str, bool)> {
+fn restricted_v6(ip: Ipv6Addr) -> Option<(&'static str, Class)> {
     let seg = ip.segments();
     if ip.is_loopback() {
-        return Some(("loopback address (::1)", true));
+        return Some(("loopback address (::1)", Class::Loopback));
     }
     if ip.is_unspecified() {
-        return Some(("unspecified address (::)", false));
+        return Some((
+            "unspecified address (::), which reaches the local host",
+            Class::Unspecified,
+        ));
     }
     // IPv4-compatible (deprecated) ::a.b.c.d and NAT64 64:ff9b::/96 carry an
     // IPv4 address that must pass the IPv4 rules.
@@ -339,10 +427,12 @@ fn restricted_v6(ip: Ipv6Addr) -> Option<(&'static str, bool)> {
             (seg[7] >> 8) as u8,
             seg[7] as u8,
         );
-        return restricted_v4(v4).or(Some(("IPv4-embedding IPv6 address", false)));
+        return restricted_v4(v4).or(Some(("IPv4-embedding IPv6 address", Class::Private)));
+    }
+    if seg[0] & 0xffc0 == 0xfe80 {
+        return Some(("link-local address (fe80::/10)", Class::LinkLocal));
     }
     let rules: &[(u16, u16, &'static str)] = &[
-        (0xfe80, 0xffc0, "link-local address (fe80::/10)"),
         (0xfec0, 0xffc0, "site-local address (fec0::/10)"),
         (0xfc00, 0xfe00, "unique local (private) address (fc00::/7)"),
         (0xff00, 0xff00, "multicast address (ff00::/8)"),
@@ -350,15 +440,15 @@ fn restricted_v6(ip: Ipv6Addr) -> Option<(&'static str, bool)> {
         (0x2002, 0xffff, "6to4 address (2002::/16)"),
     ];
     if let Some((_, _, r)) = rules.iter().find(|(net, mask, _)| seg[0] & mask == *net) {
-        return Some((r, false));
+        return Some((r, Class::Private));
     }
     // 2001::/23 holds IETF assignments (Teredo 2001::/32, benchmarking,
     // ORCHID); 2001:db8::/32 is documentation.
     if seg[0] == 0x2001 && seg[1] < 0x0200 {
-        return Some(("IETF protocol assignment (2001::/23)", false));
+        return Some(("IETF protocol assignment (2001::/23)", Class::Private));
     }
     if seg[0] == 0x2001 && seg[1] == 0x0db8 {
-        return Some(("documentation address (2001:db8::/32)", false));
+        return Some(("documentation address (2001:db8::/32)", Class::Private));
     }
     None
 }
@@ -409,21 +499,147 @@ mod tests {
         }
     }
 
+    fn url(s: &str) -> url::Url {
+        url::Url::parse(s).unwrap()
+    }
+
     #[test]
     fn refusal_names_the_setting() {
         let p = RecipientPolicy::default();
         let r = p.check_ip(ip("127.0.0.1")).unwrap_err();
-        assert_eq!(r.allow, "allow_loopback");
+        assert_eq!(r.allow.as_deref(), Some("allow_loopback"));
         let r = p.check_ip(ip("10.0.0.1")).unwrap_err();
-        assert_eq!(r.allow, "allow_cidr=10.0.0.1/32");
-        let r = p
-            .check_url(&url::Url::parse("https://example.com:8443/").unwrap())
+        assert_eq!(r.allow.as_deref(), Some("allow_cidr=10.0.0.1/32"));
+        let r = p.check_url(&url("https://example.com:8443/")).unwrap_err();
+        assert_eq!(r.allow.as_deref(), Some("allow_port=8443"));
+        let r = p.check_url(&url("http://localhost/")).unwrap_err();
+        assert_eq!(r.allow.as_deref(), Some("allow_loopback"));
+    }
+
+    #[test]
+    fn advice_is_the_whole_value_that_works() {
+        let p = RecipientPolicy::default();
+        let target = url("http://127.0.0.1:18081/hook");
+        let r = p.check_url(&target).unwrap_err();
+        assert_eq!(r.allow.as_deref(), Some("allow_loopback,allow_port=18081"));
+        assert!(
+            r.to_string()
+                .contains("set THORN_RECIPIENT_VALIDATORS=allow_loopback,allow_port=18081"),
+            "{r}"
+        );
+        // Following the advice of a partial setting keeps what it had.
+        let partial = RecipientPolicy::parse("allow_port=18081,allow_cidr=10.9.0.0/16").unwrap();
+        let r = partial.check_url(&target).unwrap_err();
+        let followed = RecipientPolicy::parse(r.allow.as_deref().unwrap()).unwrap();
+        assert!(followed.check_url(&target).is_ok());
+        assert!(followed.check_ip(ip("10.9.1.1")).is_ok());
+        // https_only: the advice drops that item and keeps the rest.
+        let https = RecipientPolicy::parse("https_only,allow_port=8443").unwrap();
+        let r = https
+            .check_url(&url("http://example.com:8443/"))
             .unwrap_err();
-        assert_eq!(r.allow, "allow_port=8443");
-        let r = p
-            .check_url(&url::Url::parse("http://localhost/").unwrap())
+        assert_eq!(r.allow.as_deref(), Some("allow_port=8443"));
+    }
+
+    #[test]
+    fn following_advice_allows_exactly_what_was_refused() {
+        let cases = [
+            ("default", "http://127.0.0.1:18081/"),
+            ("default", "http://0.0.0.0/"),
+            ("default", "http://[::]:8080/"),
+            ("default", "http://[::ffff:10.1.2.3]/"),
+            ("allow_private", "http://169.254.169.254/latest/meta-data/"),
+            ("allow_private", "http://[fe80::1]/"),
+            ("allow_private", "http://localhost:3000/"),
+            ("allow_cidr=0.0.0.0/32", "http://0.0.0.0/"),
+            ("https_only", "http://example.com/"),
+            ("default", "https://example.com:8443/"),
+        ];
+        for (setting, target) in cases {
+            let p = RecipientPolicy::parse(setting).unwrap();
+            let target = url(target);
+            let r = p.check_url(&target).unwrap_err();
+            let advised = r.allow.as_deref().unwrap_or_else(|| panic!("{r}"));
+            let followed = RecipientPolicy::parse(advised).unwrap();
+            assert!(
+                followed.check_url(&target).is_ok(),
+                "{setting} {target}: {advised}"
+            );
+            // Nothing more: another address and another port stay refused.
+            let mut other = target.clone();
+            other.set_port(Some(18099)).unwrap();
+            assert!(
+                followed.check_url(&other).is_err(),
+                "{advised} opens {other}"
+            );
+            for probe in ["169.254.1.1", "10.200.0.1", "fe80::2", "192.168.7.7"] {
+                assert_eq!(
+                    followed.check_ip(ip(probe)).is_ok(),
+                    p.check_ip(ip(probe)).is_ok(),
+                    "{advised} changes what {probe} gets"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn unspecified_counts_as_loopback() {
+        for setting in [
+            "default",
+            "allow_private",
+            "allow_cidr=0.0.0.0/32",
+            "allow_cidr=::/128",
+        ] {
+            let p = RecipientPolicy::parse(setting).unwrap();
+            for addr in ["0.0.0.0", "::", "::ffff:0.0.0.0"] {
+                let r = p.check_ip(ip(addr)).unwrap_err();
+                assert!(
+                    r.allow.as_deref().unwrap().contains("allow_loopback"),
+                    "{r}"
+                );
+            }
+        }
+        let p = RecipientPolicy::parse("allow_loopback").unwrap();
+        assert!(p.check_ip(ip("0.0.0.0")).is_ok());
+        assert!(p.check_ip(ip("::")).is_ok());
+    }
+
+    #[test]
+    fn allow_private_opens_neither_loopback_nor_link_local() {
+        let p = RecipientPolicy::parse("allow_private").unwrap();
+        for bad in [
+            "127.0.0.1",
+            "::1",
+            "169.254.169.254",
+            "fe80::1",
+            "::ffff:169.254.169.254",
+        ] {
+            assert!(p.check_ip(ip(bad)).is_err(), "{bad}");
+        }
+        assert!(p.check_url(&url("http://localhost/")).is_err());
+        for good in [
+            "10.0.0.1",
+            "192.168.1.1",
+            "172.16.0.1",
+            "100.64.0.1",
+            "fd00::1",
+        ] {
+            assert!(p.check_ip(ip(good)).is_ok(), "{good}");
+        }
+        let metadata = RecipientPolicy::parse("allow_cidr=169.254.169.254/32").unwrap();
+        assert!(metadata.check_ip(ip("169.254.169.254")).is_ok());
+        assert!(metadata.check_ip(ip("169.254.169.253")).is_err());
+    }
+
+    #[test]
+    fn scheme_refusal_says_plainly_that_no_setting_helps() {
+        let r = RecipientPolicy::default()
+            .check_url(&url("ftp://example.com/"))
             .unwrap_err();
-        assert_eq!(r.allow, "allow_loopback");
+        assert_eq!(r.allow, None);
+        let text = r.to_string();
+        assert!(!text.contains("set THORN_RECIPIENT_VALIDATORS"), "{text}");
+        assert!(text.contains("no setting allows it"), "{text}");
     }
 
     #[test]
@@ -435,22 +651,12 @@ mod tests {
         assert!(p.check_ip(ip("::ffff:127.0.0.1")).is_ok());
         assert!(p.check_ip(ip("10.1.2.3")).is_ok());
         assert!(p.check_ip(ip("10.2.0.1")).is_err());
-        assert!(
-            p.check_url(&url::Url::parse("http://example.com:8080/").unwrap())
-                .is_ok()
-        );
-        assert!(
-            p.check_url(&url::Url::parse("http://example.com:8081/").unwrap())
-                .is_err()
-        );
+        assert!(p.check_url(&url("http://example.com:8080/")).is_ok());
+        assert!(p.check_url(&url("http://example.com:8081/")).is_err());
         let back = RecipientPolicy::parse(&p.to_string()).unwrap();
         assert_eq!(back, p);
         let https = RecipientPolicy::parse("https_only").unwrap();
-        assert!(
-            https
-                .check_url(&url::Url::parse("http://example.com/").unwrap())
-                .is_err()
-        );
+        assert!(https.check_url(&url("http://example.com/")).is_err());
         assert!(
             RecipientPolicy::parse("allow_any_port")
                 .unwrap()
