@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::event::EventName;
+use crate::report::Outcome;
 use crate::signing;
 use crate::subscriber::Subscriber;
 
@@ -108,6 +109,22 @@ pub struct PreparedEvent {
     pub name: EventName,
     /// One delivery per matching subscriber.
     pub deliveries: Vec<Delivery>,
+    /// The final outcomes of deliveries that failed before any attempt
+    /// (the payload cannot be encoded in their subscriber's content type).
+    /// [`Thorn::send`](crate::Thorn::send) reports them and hands only
+    /// `deliveries` to the backend.
+    pub failed: Vec<Outcome>,
+}
+
+impl PreparedEvent {
+    /// An event with `deliveries` and nothing failed.
+    pub fn new(name: EventName, deliveries: Vec<Delivery>) -> Self {
+        PreparedEvent {
+            name,
+            deliveries,
+            failed: Vec::new(),
+        }
+    }
 }
 
 /// What a dispatcher receives: one send, or every event a buffer flushed, in

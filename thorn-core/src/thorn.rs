@@ -16,7 +16,7 @@ use crate::codec;
 use crate::config::Config;
 use crate::delivery::{Batch, Delivery, PreparedEvent};
 use crate::dispatcher::Dispatcher;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::registry::Registry;
 use crate::report::{Outcome, Report, Status};
@@ -149,8 +149,12 @@ impl Thorn {
         &self.inner.store
     }
 
-    /// Adds a subscription to the store.
+    /// Adds a subscription to the store, once the recipient policy allows
+    /// its URL: the scheme, the port and a literal address are checked now,
+    /// with the error a send would give; a name is checked on each
+    /// connection, on the addresses it resolves to.
     pub async fn subscribe(&self, subscriber: Subscriber) -> Result<()> {
+        self.inner.config.recipients.check_url(subscriber.url())?;
         self.inner.store.add(subscriber).await
     }
 
@@ -167,9 +171,13 @@ impl Thorn {
     /// error is returned and the event is held: the next [`flush`](Self::flush)
     /// delivers it.
     pub async fn send(&self, event: Event) -> Result<Report> {
-        let prepared = self.prepare(event).await?;
+        let mut prepared = self.prepare(event).await?;
+        // Deliveries that failed before any attempt are settled here, for
+        // every backend alike; the others go on.
+        let failed = std::mem::take(&mut prepared.failed);
+        self.observe_failed(&failed);
         if prepared.deliveries.is_empty() {
-            return Ok(Report::default());
+            return Ok(Report { outcomes: failed });
         }
         let mut slot = Some(prepared);
         let buffered = with_frame(self.inner.id, |fr| {
@@ -178,18 +186,26 @@ impl Thorn {
                 .deliveries
                 .iter()
                 .map(|d| Outcome::new(d, Status::Buffered))
-                .collect();
+                .collect::<Vec<_>>();
             fr.events.push(p);
             fr.sends += 1;
             Some(outcomes)
         })
         .flatten();
-        if let Some(outcomes) = buffered {
-            return Ok(Report { outcomes });
-        }
-        match slot {
-            Some(p) => self.dispatch(Batch::one(p), false).await,
-            None => Ok(Report::default()),
+        let mut report = match (buffered, slot) {
+            (Some(outcomes), _) => Report { outcomes },
+            (None, Some(p)) => self.dispatch(Batch::one(p), false).await?,
+            (None, None) => Report::default(),
+        };
+        report.outcomes.extend(failed);
+        Ok(report)
+    }
+
+    fn observe_failed(&self, failed: &[Outcome]) {
+        for outcome in failed {
+            for observer in &self.inner.config.observers {
+                observer.on_error(outcome);
+            }
         }
     }
 
@@ -203,15 +219,23 @@ impl Thorn {
         subs.extend(event.extra.iter().cloned());
         let envelope = self.inner.config.envelope;
         let standard = self.inner.config.standard_webhooks;
-        let mut bodies: [Option<Bytes>; 2] = [None, None];
+        let mut bodies: [Option<std::result::Result<Bytes, Arc<str>>>; 2] = [None, None];
         let mut deliveries = Vec::with_capacity(subs.len());
+        let mut failed = Vec::new();
         for sub in subs {
             let slot = &mut bodies[sub.content_type.index()];
-            let body = match slot {
-                Some(b) => b.clone(),
-                None => slot
-                    .insert(codec::encode(&event, sub.content_type, envelope)?)
-                    .clone(),
+            let encoded = slot.get_or_insert_with(|| {
+                codec::encode(&event, sub.content_type, envelope)
+                    .map_err(|e| Arc::from(e.to_string()))
+            });
+            let body = match encoded {
+                Ok(b) => b.clone(),
+                // The payload cannot take this subscriber's form: its
+                // delivery fails for good, and the others still go.
+                Err(reason) => {
+                    failed.push(unencodable(&event, sub, reason));
+                    continue;
+                }
             };
             deliveries.push(Delivery {
                 id: Uuid::new_v4(),
@@ -225,6 +249,7 @@ impl Thorn {
         Ok(PreparedEvent {
             name: event.name,
             deliveries,
+            failed,
         })
     }
 
@@ -398,6 +423,36 @@ impl Thorn {
     }
 }
 
+/// The final outcome of a delivery whose body could not be encoded.
+fn unencodable(event: &Event, subscriber: Arc<Subscriber>, reason: &str) -> Outcome {
+    Outcome {
+        delivery: Uuid::new_v4(),
+        subscriber,
+        event: event.name.clone(),
+        status: Status::Failed,
+        http_status: None,
+        attempts: 0,
+        duration: std::time::Duration::ZERO,
+        error: Some(reason.to_owned()),
+    }
+}
+
+/// The subscriptions of the file at `path`, each allowed by the recipient
+/// policy; a refused one is an error naming it, so that a bad file is found
+/// at start-up rather than on every send.
+fn allowed_subscribers(path: &std::path::Path, config: &Config) -> Result<Vec<Subscriber>> {
+    let subscribers = crate::store::load_file(path)?;
+    for (i, sub) in subscribers.iter().enumerate() {
+        if let Err(refusal) = config.recipients.check_url(sub.url()) {
+            return Err(Error::SubscribersFile {
+                path: path.display().to_string(),
+                reason: format!("subscription {}: recipient refused: {refusal}", i + 1),
+            });
+        }
+    }
+    Ok(subscribers)
+}
+
 /// Builds a [`Thorn`].
 #[derive(Default)]
 #[must_use]
@@ -449,7 +504,7 @@ impl ThornBuilder {
         let store: Arc<dyn SubscriberStore> = match self.store {
             Some(s) => s,
             None => match &config.subscribers_file {
-                Some(path) => Arc::new(MemoryStore::from_file(path)?),
+                Some(path) => Arc::new(MemoryStore::with(allowed_subscribers(path, &config)?)),
                 None => Arc::new(MemoryStore::new()),
             },
         };

@@ -102,21 +102,46 @@ async fn sender_extra_subscribers_and_envelope() {
 }
 
 #[tokio::test]
-async fn unencodable_payload_is_an_error_and_nothing_is_sent() {
+async fn unencodable_payload_fails_only_that_delivery() {
     let (thorn, recorder) = recording_thorn(Config::default());
     thorn.subscribe(sub("a.*", "j.example.com")).await.unwrap();
     let form = Subscriber::builder("a.*", "https://f.example.com/", "k")
         .content_type(ContentType::Form)
         .build()
         .unwrap();
+    let form_id = form.id;
     thorn.subscribe(form).await.unwrap();
-    let err = thorn
-        .send(Event::new("a.b", json!({"deep": [1, 2]})).unwrap())
-        .await
-        .unwrap_err();
-    assert!(err.is_invalid_input());
-    assert!(err.to_string().contains("\"deep\""), "{err}");
-    assert!(recorder.is_empty());
+    let nested = || Event::new("a.b", json!({"deep": [1, 2]})).unwrap();
+
+    let report = thorn.send(nested()).await.unwrap();
+    let failed = report
+        .outcomes
+        .iter()
+        .find(|o| o.subscriber.id == form_id)
+        .unwrap();
+    assert_eq!(failed.status, Status::Failed);
+    assert!(
+        failed.error.as_deref().unwrap().contains("\"deep\""),
+        "{failed:?}"
+    );
+    assert_eq!(report.count(Status::Delivered), 1);
+    assert_eq!(recorder.deliveries().len(), 1, "the JSON subscriber got it");
+
+    // Inside a buffer scope the failure is reported by the send itself.
+    let (sent, flushed) = thorn.buffer_events(thorn.send(nested())).await;
+    let sent = sent.unwrap();
+    assert_eq!(
+        (sent.count(Status::Failed), sent.count(Status::Buffered)),
+        (1, 1)
+    );
+    assert_eq!(flushed.unwrap().count(Status::Delivered), 1);
+    assert_eq!(recorder.deliveries().len(), 2);
+    assert!(
+        recorder
+            .deliveries()
+            .iter()
+            .all(|d| d.subscriber.content_type == ContentType::Json)
+    );
 }
 
 #[tokio::test]
@@ -261,4 +286,62 @@ fn bad_subscriptions_file_names_file_and_entry() {
         .unwrap();
     let err = Thorn::new(config, &Registry::new()).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/thorn.json"), "{err}");
+}
+
+#[tokio::test]
+async fn a_refused_url_is_refused_when_subscribed() {
+    let (thorn, recorder) = recording_thorn(Config::default());
+    for (url, advice) in [
+        ("http://10.0.0.1/", "allow_cidr=10.0.0.1/32"),
+        ("http://127.0.0.1:18081/", "allow_loopback,allow_port=18081"),
+        ("https://example.com:8443/", "allow_port=8443"),
+        ("http://localhost/", "allow_loopback"),
+    ] {
+        let err = thorn
+            .subscribe(Subscriber::builder("a.*", url, "k").build().unwrap())
+            .await
+            .unwrap_err();
+        assert!(err.is_refused(), "{url}: {err}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("THORN_RECIPIENT_VALIDATORS={advice}")),
+            "{url}: {text}"
+        );
+    }
+    // A name on an allowed port is checked when it is resolved, not now.
+    thorn
+        .subscribe(
+            Subscriber::builder("a.*", "https://example.com/", "k")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let report = thorn
+        .send(Event::new("a.b", json!({})).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(report.outcomes.len(), 1, "only the allowed one was kept");
+    assert_eq!(recorder.deliveries().len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_url_in_the_subscriptions_file_fails_the_start() {
+    let dir = std::env::temp_dir().join(format!("thorn-subs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("subs.json");
+    std::fs::write(
+        &path,
+        r#"[{"event": "a.*", "url": "https://example.com/", "secret": "k"},
+            {"event": "a.*", "url": "http://169.254.169.254/", "secret": "k"}]"#,
+    )
+    .unwrap();
+    let config = Config::builder().subscribers_file(&path).build().unwrap();
+    let err = Thorn::builder().config(config).build().unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("subscription 2") && text.contains("169.254.169.254"),
+        "{text}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

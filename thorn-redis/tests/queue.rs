@@ -182,10 +182,7 @@ fn an_event_with_many_subscribers_is_split_over_entries() {
             standard_webhooks: false,
         })
         .collect();
-    let batch = Batch::one(PreparedEvent {
-        name: event,
-        deliveries,
-    });
+    let batch = Batch::one(PreparedEvent::new(event, deliveries));
     let d = RedisDispatcher::with_options(RedisOptions::default(), 10).unwrap();
     let entries = d.encode(&batch);
     let sizes: Vec<usize> = entries

@@ -40,6 +40,7 @@ macro_rules! behaviour_tests {
         $crate::behaviour_tests!(@each $suite;
             signed_delivery_with_every_header,
             json_and_form_bodies,
+            unencodable_form_fails_alone,
             matching_by_sender,
             buffered_batch_in_order,
             retry_then_success_same_delivery_id,
@@ -280,6 +281,7 @@ impl Suite {
     pub async fn run_all(&self) {
         self.signed_delivery_with_every_header().await;
         self.json_and_form_bodies().await;
+        self.unencodable_form_fails_alone().await;
         self.matching_by_sender().await;
         self.buffered_batch_in_order().await;
         self.retry_then_success_same_delivery_id().await;
@@ -397,6 +399,64 @@ impl Suite {
         assert!(fields.contains(&("id".into(), "7".into())), "{fields:?}");
         f.verify_hook("k", Digest::Sha256)
             .expect("the form body is signed as sent");
+    }
+
+    /// Data that a form body cannot hold (a nested object) fails the form
+    /// subscriber's delivery alone, for good and with a clear error; the
+    /// JSON subscriber still receives the event.
+    pub async fn unencodable_form_fails_alone(&self) {
+        let receiver = MockReceiver::start().await.expect("receiver starts");
+        let run = self.run(|_| {}).await;
+        let mut form_id = None;
+        for (path, ct) in [("/form", ContentType::Form), ("/json", ContentType::Json)] {
+            let sub = subscriber("user.*", receiver.url(path), "k")
+                .content_type(ct)
+                .build()
+                .expect("subscriber");
+            if ct == ContentType::Form {
+                form_id = Some(sub.id);
+            }
+            run.thorn().subscribe(sub).await.expect("subscribe");
+        }
+        let data = json!({"name": "Ada", "address": {"city": "London"}});
+        let report = run
+            .thorn()
+            .send(event("user.created", data.clone()))
+            .await
+            .expect("one unencodable subscriber does not fail the send");
+        assert_eq!(report.outcomes.len(), 2, "{report:?}");
+        let form = report
+            .outcomes
+            .iter()
+            .find(|o| Some(o.subscriber.id) == form_id)
+            .expect("the form subscriber has an outcome");
+        assert_eq!(form.status, Status::Failed);
+        assert_eq!(form.attempts, 0);
+        let error = form.error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains("application/x-www-form-urlencoded") && error.contains("address"),
+            "the error names the content type and the field: {error}"
+        );
+        assert_eq!(
+            self.seen_final(&run, form.delivery).await.status,
+            Status::Failed,
+            "observers see the failure"
+        );
+        let json_index = report
+            .outcomes
+            .iter()
+            .position(|o| Some(o.subscriber.id) != form_id)
+            .expect("the JSON subscriber has an outcome");
+        let json = run.outcome(&report, json_index).await;
+        assert_eq!(json.status, Status::Delivered, "{json:?}");
+        assert_eq!(receiver.requests_on("/json")[0].json(), Some(data));
+        assert!(receiver.requests_on("/form").is_empty());
+    }
+
+    async fn seen_final(&self, run: &Run, delivery: Uuid) -> Outcome {
+        run.seen
+            .final_of(delivery)
+            .expect("the observer saw the outcome")
     }
 
     /// An event with a sender reaches only its owner's subscriptions.
