@@ -17,7 +17,7 @@ pub enum Error {
     InvalidName {
         /// `"event name"` or `"event pattern"`.
         what: &'static str,
-        /// The rejected text.
+        /// The rejected text ([`excerpt`] of it when long).
         value: String,
         /// Why it was rejected and what is allowed.
         reason: String,
@@ -25,7 +25,7 @@ pub enum Error {
     /// A subscriber URL could not be parsed or is not http/https.
     #[error("invalid subscriber URL {url:?}: {reason}")]
     InvalidUrl {
-        /// The rejected URL.
+        /// The rejected URL ([`excerpt`] of it when long).
         url: String,
         /// Why it was rejected.
         reason: String,
@@ -43,7 +43,7 @@ pub enum Error {
     InvalidSetting {
         /// The environment variable that names the setting.
         name: &'static str,
-        /// The rejected value.
+        /// The rejected value ([`excerpt`] of it when long).
         value: String,
         /// What the setting accepts.
         reason: String,
@@ -69,7 +69,8 @@ pub enum Error {
     /// No backend is registered under the asked name.
     #[error("unknown dispatcher {name:?}; registered dispatchers: {}", known.join(", "))]
     UnknownDispatcher {
-        /// The name asked for (`THORN_DISPATCHER`).
+        /// The name asked for (`THORN_DISPATCHER`; [`excerpt`] of it when
+        /// long).
         name: String,
         /// Every registered name, sorted.
         known: Vec<String>,
@@ -150,9 +151,21 @@ impl Error {
     ) -> Self {
         Error::InvalidSetting {
             name,
-            value: value.to_string(),
+            value: excerpt(&value.to_string()),
             reason: reason.into(),
         }
+    }
+}
+
+/// How many characters of a rejected value an error shows.
+const EXCERPT_CHARS: usize = 64;
+
+/// `text` as an error shows it: whole when short, else its first 64
+/// characters and its length, so that a huge input cannot flood a log.
+pub fn excerpt(text: &str) -> String {
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}… ({} characters)", &text[..cut], text.chars().count()),
     }
 }
 

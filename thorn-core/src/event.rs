@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, excerpt};
 use crate::subscriber::Subscriber;
 
 /// A validated event name: dot-separated segments of `[A-Za-z0-9_-]`,
@@ -71,7 +71,7 @@ impl AsRef<str> for EventName {
 pub(crate) fn check_segments(text: &str, what: &'static str, allow_star: bool) -> Result<()> {
     let fail = |reason: String| Error::InvalidName {
         what,
-        value: text.to_owned(),
+        value: excerpt(text),
         reason,
     };
     if text.is_empty() {
@@ -102,7 +102,8 @@ pub(crate) fn check_segments(text: &str, what: &'static str, allow_star: bool) -
                 "letters, digits, `_` and `-`"
             };
             return Err(fail(format!(
-                "segment {seg:?} contains {c:?}; segments may hold only {allowed}"
+                "segment {:?} contains {c:?}; segments may hold only {allowed}",
+                excerpt(seg)
             )));
         }
     }
@@ -215,5 +216,28 @@ mod tests {
             assert!(err.is_invalid_input());
             assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
         }
+    }
+
+    #[test]
+    fn a_huge_name_is_shown_in_part() {
+        for name in ["a".repeat(10_000), format!("{}!", "b".repeat(200))] {
+            let err = EventName::new(&name).unwrap_err();
+            let text = err.to_string();
+            assert!(text.len() < 300, "{} bytes: {text}", text.len());
+            assert!(
+                text.contains(&format!("({} characters)", name.len())),
+                "{text}"
+            );
+            assert!(format!("{err:?}").len() < 400);
+        }
+        let err = crate::Registry::new()
+            .build_named(&"x".repeat(5_000), &crate::Config::default())
+            .unwrap_err();
+        assert!(err.to_string().len() < 300, "{err}");
+        let err = crate::Config::builder()
+            .dispatcher(" ".repeat(5_000))
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().len() < 300, "{err}");
     }
 }

@@ -83,7 +83,7 @@ impl Registry {
         match self.factories.get(name) {
             Some(f) => f(config),
             None => Err(Error::UnknownDispatcher {
-                name: name.to_owned(),
+                name: crate::error::excerpt(name),
                 known: self.factories.keys().cloned().collect(),
             }),
         }

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, excerpt};
 use crate::pattern::Pattern;
 
 /// A subscription's shared secret. Its `Debug` and `Display` never show it.
@@ -26,27 +26,67 @@ struct SecretKeys {
 }
 
 impl Secret {
-    /// Wraps `secret`. It must not be empty; a secret starting with `whsec_`
-    /// (Standard Webhooks) must be valid base64 after the prefix.
+    /// Wraps `secret`. It must not be blank; a secret starting with
+    /// `whsec_` (Standard Webhooks) must have a key after the prefix, in
+    /// standard base64. Short secrets are accepted (subscriptions carried
+    /// over from Python Thorn have them), but [`Secret::generate`] makes the
+    /// kind to give new subscriptions.
     pub fn new(secret: impl AsRef<str>) -> Result<Self> {
+        const HOW: &str =
+            "make one with Secret::generate() (32 random bytes, as whsec_ and base64)";
+        let invalid = |reason: String| Error::InvalidSecret {
+            subscription: String::from("(new)"),
+            reason,
+        };
         let text = secret.as_ref();
-        if text.is_empty() {
-            return Err(Error::InvalidSecret {
-                subscription: String::from("(new)"),
-                reason: "the secret is empty; give each subscription a random secret of 16 bytes or more".into(),
-            });
+        if text.trim().is_empty() {
+            return Err(invalid(format!("the secret is empty or blank; {HOW}")));
         }
         let standard = match text.strip_prefix("whsec_") {
-            Some(b64) => STANDARD.decode(b64).map_err(|_| Error::InvalidSecret {
-                subscription: String::from("(new)"),
-                reason: "it starts with `whsec_` but the rest is not standard base64".into(),
+            Some("") => {
+                return Err(invalid(format!(
+                    "it is `whsec_` with no key after the prefix; {HOW}"
+                )));
+            }
+            Some(b64) => STANDARD.decode(b64).map_err(|_| {
+                invalid(format!(
+                    "it starts with `whsec_` but the rest is not standard base64; {HOW}"
+                ))
             })?,
             None => text.as_bytes().to_vec(),
         };
+        if standard.is_empty() {
+            return Err(invalid(format!("its key decodes to no bytes; {HOW}")));
+        }
         Ok(Secret(Arc::new(SecretKeys {
             text: Box::from(text),
             standard: standard.into_boxed_slice(),
         })))
+    }
+
+    /// A new secret of 32 bytes from the operating system's random source,
+    /// in the Standard Webhooks form (`whsec_` and base64), which serves
+    /// `Hook-HMAC` and Standard Webhooks alike.
+    ///
+    /// ```
+    /// use thorn_core::Secret;
+    /// let secret = Secret::generate();
+    /// assert!(secret.expose().starts_with("whsec_"));
+    /// assert_eq!(secret.standard_key().len(), 32);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If the operating system has no working random source, as
+    /// `Uuid::new_v4` does: no secret is better than a guessable one.
+    pub fn generate() -> Self {
+        let mut key = [0u8; 32];
+        #[allow(clippy::expect_used)]
+        getrandom::getrandom(&mut key).expect("the operating system's random source works");
+        Secret(Arc::new(SecretKeys {
+            text: format!("whsec_{}", STANDARD.encode(key)).into_boxed_str(),
+            standard: Box::from(key),
+        }))
     }
 
     /// The secret's text. Handle with care: never log it.
@@ -216,24 +256,24 @@ mod url_serde {
 
 pub(crate) fn parse_url(s: &str) -> Result<url::Url> {
     let url = url::Url::parse(s).map_err(|e| Error::InvalidUrl {
-        url: s.to_owned(),
+        url: excerpt(s),
         reason: format!("{e}; give an absolute http:// or https:// URL"),
     })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::InvalidUrl {
-            url: s.to_owned(),
+            url: excerpt(s),
             reason: format!("scheme {:?} is not http or https", url.scheme()),
         });
     }
     if url.host().is_none() {
         return Err(Error::InvalidUrl {
-            url: s.to_owned(),
+            url: excerpt(s),
             reason: "it has no host".into(),
         });
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::InvalidUrl {
-            url: url_without_credentials(&url),
+            url: excerpt(&url_without_credentials(&url)),
             reason: "it carries credentials; sign requests with the subscription's secret instead"
                 .into(),
         });
@@ -399,6 +439,38 @@ mod tests {
             .build()
             .unwrap_err();
         assert!(e.to_string().contains("a..b"), "{e}");
+    }
+
+    #[test]
+    fn degenerate_secrets_are_refused_with_advice() {
+        for bad in ["", " ", "\t\n", "whsec_", "whsec_!!!", "whsec_===="] {
+            let e = Secret::new(bad).unwrap_err();
+            assert!(matches!(e, Error::InvalidSecret { .. }), "{bad:?}: {e}");
+            assert!(e.to_string().contains("Secret::generate()"), "{e}");
+        }
+        // Short secrets stay allowed: Python Thorn's subscriptions have them.
+        assert_eq!(Secret::new("k").unwrap().hook_key(), b"k");
+    }
+
+    #[test]
+    fn generated_secrets_are_random_standard_keys() {
+        let (a, b) = (Secret::generate(), Secret::generate());
+        assert_ne!(a, b);
+        for s in [&a, &b] {
+            assert!(s.expose().starts_with("whsec_"));
+            assert_eq!(s.standard_key().len(), 32);
+            assert_eq!(Secret::new(s.expose()).unwrap(), *s, "it parses back");
+        }
+    }
+
+    #[test]
+    fn a_huge_url_is_shown_in_part() {
+        let url = format!("ftp://{}/", "a".repeat(10_000));
+        let e = Subscriber::builder("a", &url, "k").build().unwrap_err();
+        let text = e.to_string();
+        assert!(text.len() < 400, "{} bytes", text.len());
+        assert!(text.contains("10007 characters"), "{text}");
+        assert!(format!("{e:?}").len() < 400);
     }
 
     #[test]
