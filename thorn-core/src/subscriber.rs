@@ -320,8 +320,9 @@ impl Subscriber {
     }
 }
 
-/// Builds a [`Subscriber`], validating every field.
-#[derive(Debug, Clone)]
+/// Builds a [`Subscriber`], validating every field. Its `Debug` shows no
+/// secret.
+#[derive(Clone)]
 #[must_use]
 pub struct SubscriberBuilder {
     id: Option<Uuid>,
@@ -333,6 +334,22 @@ pub struct SubscriberBuilder {
     owner: Option<Arc<str>>,
     signatures: Signatures,
     previous_secrets: Vec<String>,
+}
+
+impl fmt::Debug for SubscriberBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SubscriberBuilder")
+            .field("id", &self.id)
+            .field("pattern", &self.pattern)
+            .field("url", &self.url)
+            .field("secret", &"<redacted>")
+            .field("digest", &self.digest)
+            .field("content_type", &self.content_type)
+            .field("owner", &self.owner)
+            .field("signatures", &self.signatures)
+            .field("previous_secrets", &self.previous_secrets.len())
+            .finish()
+    }
 }
 
 impl SubscriberBuilder {
