@@ -18,7 +18,8 @@
 //! | `THORN_ENVELOPE` | `false` | wrap data as `{"event","ref","sender","data"}` |
 //! | `THORN_STANDARD_WEBHOOKS` | `false` | send Standard Webhooks headers on every delivery |
 //!
-//! Durations are seconds (`3`, `0.5`) or a number with `ms`, `s` or `m`.
+//! Durations are seconds (`3`, `0.5`) or a number with `ms`, `s` or `m`,
+//! from 1 ms to one day.
 //! Booleans are `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`.
 
 use std::any::{Any, TypeId};
@@ -219,7 +220,7 @@ impl Config {
             c.chunk_size = parse_count("THORN_CHUNKSIZE", &v, 1, 100_000)?;
         }
         if let Some(v) = get("THORN_EVENT_TIMEOUT") {
-            c.event_timeout = parse_duration("THORN_EVENT_TIMEOUT", &v, false)?;
+            c.event_timeout = parse_duration("THORN_EVENT_TIMEOUT", &v)?;
         }
         if let Some(v) = get("THORN_RETRY") {
             c.retry.enabled = parse_bool("THORN_RETRY", &v)?;
@@ -228,18 +229,23 @@ impl Config {
             c.retry.max_retries = parse_count("THORN_RETRY_MAX", &v, 0, 1000)? as u32;
         }
         if let Some(v) = get("THORN_RETRY_DELAY") {
-            c.retry.base_delay = parse_duration("THORN_RETRY_DELAY", &v, true)?;
+            c.retry.base_delay = parse_duration("THORN_RETRY_DELAY", &v)?;
         }
         if let Some(v) = get("THORN_RETRY_MAX_DELAY") {
-            c.retry.max_delay = parse_duration("THORN_RETRY_MAX_DELAY", &v, true)?;
+            c.retry.max_delay = parse_duration("THORN_RETRY_MAX_DELAY", &v)?;
         }
         if c.retry.max_delay < c.retry.base_delay {
+            let given = |name: &str, d: Duration| {
+                c.vars
+                    .get(name)
+                    .map_or_else(|| format!("{d:?} (the default)"), |v| v.trim().to_owned())
+            };
             return Err(Error::setting(
                 "THORN_RETRY_MAX_DELAY",
-                format!("{:?}", c.retry.max_delay),
+                given("THORN_RETRY_MAX_DELAY", c.retry.max_delay),
                 format!(
-                    "it is shorter than THORN_RETRY_DELAY ({:?})",
-                    c.retry.base_delay
+                    "it is shorter than THORN_RETRY_DELAY ({}); make it at least as long",
+                    given("THORN_RETRY_DELAY", c.retry.base_delay)
                 ),
             ));
         }
@@ -344,14 +350,22 @@ pub fn parse_count(name: &'static str, v: &str, min: usize, max: usize) -> Resul
     }
 }
 
+/// The shortest duration a setting takes: shorter ones cannot be kept by a
+/// timer and, as timeouts, would fail every attempt.
+pub const MIN_DURATION: Duration = Duration::from_millis(1);
+
+/// The longest duration a setting takes: one day.
+pub const MAX_DURATION: Duration = Duration::from_secs(86_400);
+
 /// Parses a duration setting: seconds (`3`, `0.5`) or a number with `ms`,
-/// `s` or `m`.
-pub fn parse_duration(name: &'static str, v: &str, allow_zero: bool) -> Result<Duration> {
-    let bad = || {
+/// `s` or `m`, from 1 ms to one day. An error names the setting and the
+/// value as given.
+pub fn parse_duration(name: &'static str, v: &str) -> Result<Duration> {
+    let bad = |why: &str| {
         Error::setting(
             name,
             v,
-            "expected a duration such as 3, 0.5, 250ms, 10s or 2m",
+            format!("{why}; give a duration such as 3, 0.5, 250ms, 10s or 2m, from 1ms to 24h"),
         )
     };
     let (num, scale) = if let Some(n) = v.strip_suffix("ms") {
@@ -363,15 +377,29 @@ pub fn parse_duration(name: &'static str, v: &str, allow_zero: bool) -> Result<D
     } else {
         (v, 1.0)
     };
-    let x: f64 = num.trim().parse().map_err(|_| bad())?;
+    let x: f64 = num.trim().parse().map_err(|_| bad("it is not a number"))?;
     let secs = x * scale;
-    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
-        return Err(bad());
+    if !secs.is_finite() || secs > MAX_DURATION.as_secs_f64() {
+        return Err(bad("it is longer than one day"));
     }
-    if secs == 0.0 && !allow_zero {
-        return Err(Error::setting(name, v, "it must be longer than zero"));
+    if secs < MIN_DURATION.as_secs_f64() {
+        return Err(bad("it is shorter than 1 ms"));
     }
     Ok(Duration::from_secs_f64(secs))
+}
+
+/// Checks a duration given to a builder method, as [`parse_duration`]
+/// checks the text of a variable.
+fn check_duration(name: &'static str, d: Duration) -> Result<Duration> {
+    if (MIN_DURATION..=MAX_DURATION).contains(&d) {
+        Ok(d)
+    } else {
+        Err(Error::setting(
+            name,
+            format!("{d:?}"),
+            "give a duration from 1ms to 24h",
+        ))
+    }
 }
 
 /// Sets [`Config`] fields one by one; a bad value surfaces at
@@ -410,25 +438,23 @@ impl ConfigBuilder {
     /// Timeout of one HTTP attempt.
     pub fn event_timeout(self, t: Duration) -> Self {
         self.map(|c| {
-            if t.is_zero() {
-                return Err(Error::setting(
-                    "THORN_EVENT_TIMEOUT",
-                    "0",
-                    "it must be longer than zero",
-                ));
-            }
-            c.event_timeout = t;
+            c.event_timeout = check_duration("THORN_EVENT_TIMEOUT", t)?;
             Ok(())
         })
     }
     /// The retry policy.
     pub fn retry(self, retry: RetryPolicy) -> Self {
         self.map(|c| {
+            check_duration("THORN_RETRY_DELAY", retry.base_delay)?;
+            check_duration("THORN_RETRY_MAX_DELAY", retry.max_delay)?;
             if retry.max_delay < retry.base_delay {
                 return Err(Error::setting(
                     "THORN_RETRY_MAX_DELAY",
                     format!("{:?}", retry.max_delay),
-                    "it is shorter than THORN_RETRY_DELAY",
+                    format!(
+                        "it is shorter than THORN_RETRY_DELAY ({:?}); make it at least as long",
+                        retry.base_delay
+                    ),
                 ));
             }
             c.retry = retry;
@@ -638,7 +664,39 @@ mod tests {
             ("THORN_RETRY_MAX_DELAY", "1s"),
         ])
         .unwrap_err();
-        assert!(e.to_string().contains("THORN_RETRY_MAX_DELAY"), "{e}");
+        let text = e.to_string();
+        assert!(text.contains("THORN_RETRY_MAX_DELAY=\"1s\""), "{text}");
+        assert!(text.contains("THORN_RETRY_DELAY (10s)"), "{text}");
+    }
+
+    #[test]
+    fn durations_are_at_least_a_millisecond_and_errors_show_them_as_given() {
+        for (var, value) in [
+            ("THORN_EVENT_TIMEOUT", "1e-10"),
+            ("THORN_EVENT_TIMEOUT", "0.0001"),
+            ("THORN_EVENT_TIMEOUT", "-1"),
+            ("THORN_EVENT_TIMEOUT", "NaN"),
+            ("THORN_EVENT_TIMEOUT", "1e300"),
+            ("THORN_RETRY_DELAY", "0"),
+            ("THORN_RETRY_MAX_DELAY", "0"),
+            ("THORN_RETRY_MAX_DELAY", "0.5ms"),
+        ] {
+            let text = from(&[(var, value)]).unwrap_err().to_string();
+            assert!(text.contains(&format!("{var}={value:?}")), "{text}");
+            assert!(!text.contains("ns"), "{text}");
+        }
+        let c = from(&[("THORN_EVENT_TIMEOUT", "1ms")]).unwrap();
+        assert_eq!(c.event_timeout, Duration::from_millis(1));
+        for d in [
+            Duration::ZERO,
+            Duration::from_nanos(10),
+            Duration::from_secs(86_401),
+        ] {
+            let e = Config::builder().event_timeout(d).build().unwrap_err();
+            assert!(e.to_string().contains("THORN_EVENT_TIMEOUT"), "{e}");
+        }
+        let zero = RetryPolicy::default().with_delays(Duration::ZERO, Duration::from_secs(1));
+        assert!(Config::builder().retry(zero).build().is_err());
     }
 
     #[test]

@@ -64,29 +64,54 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Args>, St
     Ok(Some(out))
 }
 
+/// An error of a flag's value, naming the flag as typed (and the variable
+/// it stands for), not only the variable.
+fn flag_error(flag: &str, error: thorn_core::Error) -> String {
+    match error {
+        thorn_core::Error::InvalidSetting {
+            name,
+            value,
+            reason,
+        } if name != flag => format!("invalid {flag} {value:?} (the flag of {name}): {reason}"),
+        thorn_core::Error::InvalidSetting { value, reason, .. } => {
+            format!("invalid {flag} {value:?}: {reason}")
+        }
+        other => format!("{flag}: {other}"),
+    }
+}
+
+/// Applies one flag to `config` through the config builder, so that a flag
+/// is checked exactly as its variable is.
+fn apply(
+    config: Config,
+    flag: &str,
+    set: impl FnOnce(thorn_core::config::ConfigBuilder) -> thorn_core::config::ConfigBuilder,
+) -> Result<Config, String> {
+    set(Config::builder().with(|c| *c = config))
+        .build()
+        .map_err(|e| flag_error(flag, e))
+}
+
 fn build(args: Args) -> Result<Worker, String> {
-    let mut builder = Config::builder();
-    let env = Config::from_env().map_err(|e| e.to_string())?;
-    builder = builder.with(|c| *c = env);
+    let mut config = Config::from_env().map_err(|e| e.to_string())?;
     if let Some(url) = args.redis_url {
-        builder = builder.redis_url(url);
+        config = apply(config, "--redis-url", |b| b.redis_url(url))?;
     }
     if let Some(queue) = args.queue {
-        builder = builder.redis_queue(queue);
+        config = apply(config, "--queue", |b| b.redis_queue(queue))?;
     }
     if let Some(n) = args.concurrency {
-        let n = thorn_core::config::parse_count("--concurrency", &n, 1, 100_000)
-            .map_err(|e| e.to_string())?;
-        builder = builder.concurrency(n);
+        let n = thorn_core::config::parse_count("THORN_CONCURRENCY", &n, 1, 100_000)
+            .map_err(|e| flag_error("--concurrency", e))?;
+        config = apply(config, "--concurrency", |b| b.concurrency(n))?;
     }
-    let config = builder.build().map_err(|e| e.to_string())?;
     let mut worker = Worker::builder(config.clone()).options(RedisOptions::from_config(&config));
     if let Some(name) = args.consumer {
         worker = worker.consumer_name(name);
     }
     if let Some(d) = args.ack_deadline {
-        let d: Duration = thorn_core::config::parse_duration("--ack-deadline", &d, false)
-            .map_err(|e| e.to_string())?;
+        let d: Duration = thorn_core::config::parse_duration("--ack-deadline", &d)
+            .map_err(|e| flag_error("--ack-deadline", e))?;
         worker = worker.ack_deadline(d);
     }
     worker.build().map_err(|e| e.to_string())
@@ -182,5 +207,21 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+    }
+
+    #[test]
+    fn a_bad_flag_value_names_the_flag() {
+        for (flag, value) in [
+            ("--queue", "no spaces"),
+            ("--redis-url", "http://127.0.0.1:6379"),
+            ("--concurrency", "0"),
+            ("--ack-deadline", "1e-10"),
+        ] {
+            let args = parse_args([flag, value].map(String::from).into_iter())
+                .unwrap()
+                .unwrap();
+            let e = build(args).unwrap_err();
+            assert!(e.contains(&format!("invalid {flag} ")), "{e}");
+        }
     }
 }
