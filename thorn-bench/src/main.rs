@@ -8,7 +8,11 @@
 //! THORN_BENCH_DELIVERIES=5000 cargo run --release -p thorn-bench
 //! THORN_BENCH_CONCURRENCY=64 THORN_BENCH_ROUNDS=1 cargo run --release -p thorn-bench
 //! THORN_BENCH_PAIRS=9 cargo run --release -p thorn-bench  # redis/default pairs (default 5)
+//! THORN_BENCH_LANE=20000 cargo run --release -p thorn-bench  # events flushed to one subscriber
 //! ```
+//!
+//! Every ratio is the median (and range) of ratios taken within one round,
+//! where both rates saw the same load from elsewhere on the machine.
 //!
 //! Each row is a [`Scenario`]; a backend (say, `"redis"` with its worker)
 //! joins the table by adding one to the `scenarios` list in `main`.
@@ -31,7 +35,11 @@ use sha2::Sha256;
 use thorn::{Config, Event, RecipientPolicy, Status, Subscriber, Thorn};
 use thorn_testkit::receiver::MockReceiver;
 
+mod lane_rows;
+mod ratio;
 mod redis_rows;
+
+use ratio::Ratios;
 
 /// Every row runs on the same allocator, one built for many threads, as a
 /// service sending webhooks at this rate would.
@@ -218,13 +226,16 @@ async fn main() {
         bare_hyper(&receiver),
     ];
     // THORN_BENCH_ONLY="bare hyper" keeps one row (for profiling): also
-    // "thorn default", "thorn-http only", "thorn redis e2e", or "thorn redis
+    // "thorn default", "thorn-http only", "thorn default lane" (one ordered
+    // lane beside bare hyper at c=1), "thorn redis e2e", or "thorn redis
     // enqueue" (the enqueue and drain rows of "redis").
     let only = std::env::var("THORN_BENCH_ONLY").ok();
     if let Some(only) = &only {
         scenarios.retain(|s| s.name == only.as_str());
     }
     let mut rows = Vec::new();
+    // Every round's rate, for ratios within a round.
+    let mut per_round: Vec<(&'static str, usize, usize, f64)> = Vec::new();
     // Rounds interleave the scenarios so that a burst of load from
     // elsewhere on the machine hits them alike; each keeps its best round.
     // THORN_BENCH_CONCURRENCY=64 measures one level only.
@@ -249,6 +260,7 @@ async fn main() {
                     row.failures
                 );
                 receiver.clear();
+                per_round.push((row.name, concurrency, round, row.per_second()));
                 let best = rows
                     .iter_mut()
                     .find(|r: &&mut Row| r.name == row.name && r.concurrency == concurrency);
@@ -270,18 +282,28 @@ async fn main() {
         );
     }
     println!();
-    for concurrency in [1, 64] {
-        let rate = |name: &str| {
-            rows.iter()
-                .find(|r| r.name == name && r.concurrency == concurrency)
-                .map(Row::per_second)
-        };
-        if let (Some(base), Some(bare)) = (rate("thorn default"), rate("bare hyper")) {
-            println!(
-                "c={concurrency:<3} thorn default / bare hyper = {:.2}",
-                base / bare
-            );
+    for &concurrency in &levels {
+        let mut ratios = Ratios::default();
+        for round in 1..=rounds {
+            let rate = |name: &str| {
+                per_round
+                    .iter()
+                    .find(|(n, c, r, _)| *n == name && *c == concurrency && *r == round)
+                    .map(|(_, _, _, rate)| *rate)
+            };
+            if let (Some(thorn), Some(bare)) = (rate("thorn default"), rate("bare hyper")) {
+                ratios.push(thorn, bare);
+            }
         }
+        println!(
+            "c={concurrency:<3} thorn default / bare hyper, paired rounds: {}",
+            ratios.summary()
+        );
+    }
+    if matches!(only.as_deref(), None | Some("thorn default lane")) {
+        println!();
+        let bare = bare_hyper(&receiver);
+        lane_rows::lane_paired(&receiver, &bare, pairs).await;
     }
     match only.as_deref() {
         None | Some("thorn redis e2e") => {
@@ -327,7 +349,7 @@ async fn redis_paired(
     let default = scenarios.iter().find(|s| s.name == "thorn default");
     let e2e = redis_rows::EndToEnd::start(&redis, receiver).await;
     let concurrency = redis_rows::SENDERS;
-    let mut ratios = Vec::new();
+    let mut ratios = Ratios::default();
     let (mut best_redis, mut best_default) = (0.0_f64, 0.0_f64);
     for round in 1..=pairs.max(1) {
         let mut pair = [None, None];
@@ -350,7 +372,7 @@ async fn redis_paired(
             }
         }
         if let [Some(r), Some(d)] = pair {
-            ratios.push(r / d);
+            ratios.push(r, d);
             best_default = best_default.max(d);
         }
         best_redis = best_redis.max(pair[0].unwrap_or(0.0));
@@ -358,21 +380,11 @@ async fn redis_paired(
     let stats = e2e.finish().await;
     println!();
     println!("best thorn redis e2e  c={concurrency:<3} {best_redis:>9.0}/s");
-    if !ratios.is_empty() {
-        ratios.sort_by(f64::total_cmp);
-        let mid = ratios.len() / 2;
-        let median = if ratios.len() % 2 == 1 {
-            ratios[mid]
-        } else {
-            (ratios[mid - 1] + ratios[mid]) / 2.0
-        };
-        println!(
-            "c={concurrency:<3} thorn redis end to end / thorn default, paired rounds: median {median:.2} (from {:.2} to {:.2}); best / best {:.2}",
-            ratios[0],
-            ratios[ratios.len() - 1],
-            best_redis / best_default
-        );
-    }
+    println!(
+        "c={concurrency:<3} thorn redis end to end / thorn default, paired rounds: {}; best / best {:.2}",
+        ratios.summary(),
+        best_redis / best_default.max(f64::MIN_POSITIVE)
+    );
     println!("worker settled {} entries", stats.entries);
     if default.is_some() {
         println!();
