@@ -10,7 +10,7 @@
 //! | `THORN_RETRY_DELAY` | `1s` | the first retry's delay; doubles each retry |
 //! | `THORN_RETRY_MAX_DELAY` | `10m` | the longest retry delay and the clamp of `Retry-After` |
 //! | `THORN_RECIPIENT_VALIDATORS` | `default` | the recipient policy, see [`RecipientPolicy::parse`] |
-//! | `THORN_ALLOW_REDIRECTS` | `false` | whether 3xx responses are followed |
+//! | `THORN_ALLOW_REDIRECTS` | `false` | which redirects are followed: `false`, `true`/`same_origin` or `any_origin`, see [`RedirectPolicy`] |
 //! | `THORN_SUBSCRIBERS` | unset | a JSON file of static subscriptions |
 //! | `THORN_REDIS_URL` | `redis://127.0.0.1:6379` | the Redis backend's server |
 //! | `THORN_REDIS_QUEUE` | `default` | the Redis backend's queue name |
@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::policy::RecipientPolicy;
+use crate::redirect::RedirectPolicy;
 use crate::report::SharedObserver;
 use crate::retry::RetryPolicy;
 
@@ -105,8 +106,8 @@ pub struct Config {
     pub retry: RetryPolicy,
     /// Who may be sent to (`THORN_RECIPIENT_VALIDATORS`).
     pub recipients: RecipientPolicy,
-    /// Whether redirects are followed (`THORN_ALLOW_REDIRECTS`).
-    pub allow_redirects: bool,
+    /// Which redirects are followed (`THORN_ALLOW_REDIRECTS`).
+    pub allow_redirects: RedirectPolicy,
     /// A JSON file of static subscriptions (`THORN_SUBSCRIBERS`).
     pub subscribers_file: Option<PathBuf>,
     /// The Redis server (`THORN_REDIS_URL`); may hold a password, so it is
@@ -138,7 +139,7 @@ impl Default for Config {
             event_timeout: Duration::from_secs(3),
             retry: RetryPolicy::default(),
             recipients: RecipientPolicy::default(),
-            allow_redirects: false,
+            allow_redirects: RedirectPolicy::Never,
             subscribers_file: None,
             redis_url: None,
             redis_queue: "default".into(),
@@ -253,7 +254,7 @@ impl Config {
             c.recipients = RecipientPolicy::parse(&v)?;
         }
         if let Some(v) = get("THORN_ALLOW_REDIRECTS") {
-            c.allow_redirects = parse_bool("THORN_ALLOW_REDIRECTS", &v)?;
+            c.allow_redirects = RedirectPolicy::parse(&v)?;
         }
         if let Some(v) = get("THORN_SUBSCRIBERS") {
             if v.is_empty() {
@@ -468,10 +469,15 @@ impl ConfigBuilder {
             Ok(())
         })
     }
-    /// Whether redirects are followed.
+    /// Whether redirects are followed: `true` within the subscription's
+    /// origin only ([`RedirectPolicy::SameOrigin`]).
     pub fn allow_redirects(self, yes: bool) -> Self {
+        self.redirects(yes.into())
+    }
+    /// Which redirects are followed.
+    pub fn redirects(self, policy: RedirectPolicy) -> Self {
         self.map(|c| {
-            c.allow_redirects = yes;
+            c.allow_redirects = policy;
             Ok(())
         })
     }
@@ -569,7 +575,7 @@ mod tests {
         assert_eq!(c.event_timeout, Duration::from_secs(3));
         assert!(c.retry.enabled);
         assert_eq!(c.retry.max_retries, 10);
-        assert!(!c.allow_redirects);
+        assert_eq!(c.allow_redirects, RedirectPolicy::Never);
         assert_eq!(c.redis_queue, "default");
         assert_eq!(c.recipients, RecipientPolicy::default());
     }
@@ -606,7 +612,7 @@ mod tests {
         assert_eq!(c.retry.max_delay, Duration::from_secs(120));
         assert!(c.recipients.allow_loopback);
         assert!(c.recipients.ports.as_ref().unwrap().contains(&8080));
-        assert!(c.allow_redirects);
+        assert_eq!(c.allow_redirects, RedirectPolicy::SameOrigin);
         assert_eq!(
             c.subscribers_file,
             Some(PathBuf::from("/etc/thorn/subs.json"))

@@ -14,16 +14,15 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use thorn_core::delivery::headers;
-use thorn_core::{Config, Delivery, RecipientPolicy, Refusal, Result};
+use thorn_core::{Config, Delivery, RecipientPolicy, RedirectPolicy, Refusal, Result};
 
 use crate::attempt::{Attempt, Verdict, retry_after};
+use crate::redirect::{self, Hop};
 use crate::resolver::PolicyResolver;
 use crate::tls::{TrustedRoots, client_config};
 
 type Connector = HttpsConnector<HttpConnector<PolicyResolver>>;
 
-/// How many redirects are followed when `allow_redirects` is on.
-const MAX_REDIRECTS: usize = 5;
 /// How much of a response body is read so the connection can be reused;
 /// past this the connection is dropped instead.
 const MAX_DRAIN: usize = 64 * 1024;
@@ -55,7 +54,7 @@ struct Inner {
     client: Client<Connector, Full<Bytes>>,
     policy: Arc<RecipientPolicy>,
     timeout: Duration,
-    allow_redirects: bool,
+    redirects: RedirectPolicy,
     user_agent: HeaderValue,
 }
 
@@ -64,7 +63,7 @@ impl fmt::Debug for HttpClient {
         f.debug_struct("HttpClient")
             .field("policy", &self.inner.policy)
             .field("timeout", &self.inner.timeout)
-            .field("allow_redirects", &self.inner.allow_redirects)
+            .field("redirects", &self.inner.redirects)
             .finish_non_exhaustive()
     }
 }
@@ -104,7 +103,7 @@ impl HttpClient {
                 client,
                 policy,
                 timeout: config.event_timeout,
-                allow_redirects: config.allow_redirects,
+                redirects: config.allow_redirects,
                 user_agent,
             }),
         })
@@ -153,10 +152,13 @@ impl HttpClient {
     }
 
     async fn exchange(&self, delivery: &Delivery) -> Attempt {
-        let mut headers = self.headers(delivery);
+        let subscription = &delivery.subscriber.url;
         // Borrowed until a redirect is followed.
-        let mut url = std::borrow::Cow::Borrowed(&delivery.subscriber.url);
-        for hop in 0..=MAX_REDIRECTS {
+        let mut url = std::borrow::Cow::Borrowed(subscription);
+        let mut hop = Hop::FIRST;
+        let mut followed = 0;
+        // Ends: `redirect::follow` refuses past MAX_REDIRECTS.
+        loop {
             let uri: Uri = match url.as_str().parse() {
                 Ok(u) => u,
                 Err(e) => {
@@ -167,94 +169,96 @@ impl HttpClient {
                     );
                 }
             };
-            let mut request = Request::new(Full::new(delivery.body.clone()));
-            *request.method_mut() = http::Method::POST;
-            *request.uri_mut() = uri;
-            // Without redirects there is one request: it takes the map.
-            *request.headers_mut() = if self.inner.allow_redirects {
-                headers.clone()
-            } else {
-                std::mem::take(&mut headers)
-            };
-            let response = match self.inner.client.request(request).await {
+            let response = match self
+                .inner
+                .client
+                .request(self.request(delivery, uri, hop))
+                .await
+            {
                 Ok(r) => r,
                 Err(e) => return from_error(&e),
             };
             let status = response.status();
-            // Only a failure's answer can ask for a later retry.
-            let retry_after = if status.is_success() {
-                None
-            } else {
-                retry_after(response.headers(), SystemTime::now())
-            };
-            let location = status
-                .is_redirection()
-                .then(|| {
-                    response
-                        .headers()
-                        .get(LOCATION)
-                        .and_then(|l| l.to_str().ok())
-                        .map(str::to_owned)
-                })
-                .flatten();
-            drain(response.into_body()).await;
-            if status.is_redirection() {
-                let target = location.as_deref().map(|l| url.join(l));
-                match (self.inner.allow_redirects, target) {
-                    (true, Some(Ok(next))) if hop < MAX_REDIRECTS => {
-                        if let Err(refusal) = self.inner.policy.check_url(&next) {
-                            return Attempt {
-                                status: Some(status.as_u16()),
-                                ..refused(&refusal)
-                            };
-                        }
-                        url = std::borrow::Cow::Owned(next);
-                        continue;
-                    }
-                    (true, _) => {
-                        return answered(
-                            status.as_u16(),
-                            None,
-                            format!(
-                                "redirect {status} not followed (bad Location or more than {MAX_REDIRECTS} redirects)"
-                            ),
-                        );
-                    }
-                    (false, _) => {
-                        let to = location.as_deref().unwrap_or("(no Location)");
-                        return answered(
-                            status.as_u16(),
-                            None,
-                            format!(
-                                "redirect {status} to {to} not followed; set THORN_ALLOW_REDIRECTS=true to follow redirects"
-                            ),
-                        );
-                    }
-                }
+            if !status.is_redirection() {
+                // Only a failure's answer can ask for a later retry.
+                let retry_after = if status.is_success() {
+                    None
+                } else {
+                    retry_after(response.headers(), SystemTime::now())
+                };
+                drain(response.into_body()).await;
+                let verdict = Verdict::of_status(status);
+                let error =
+                    (verdict != Verdict::Success).then(|| format!("receiver answered {status}"));
+                return Attempt {
+                    verdict,
+                    status: Some(status.as_u16()),
+                    retry_after,
+                    timed_out: false,
+                    refused: false,
+                    duration: Duration::ZERO,
+                    error,
+                };
             }
-            let verdict = Verdict::of_status(status);
-            let error =
-                (verdict != Verdict::Success).then(|| format!("receiver answered {status}"));
-            return Attempt {
-                verdict,
-                status: Some(status.as_u16()),
-                retry_after,
-                timed_out: false,
-                refused: false,
-                duration: Duration::ZERO,
-                error,
+            let location = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .map(str::to_owned);
+            drain(response.into_body()).await;
+            let next = redirect::follow(
+                self.inner.redirects,
+                status,
+                location.as_deref(),
+                &url,
+                subscription,
+                hop,
+                followed,
+            );
+            let (next, next_hop) = match next {
+                Ok(n) => n,
+                Err(error) => return answered(status.as_u16(), None, error),
             };
+            if let Err(refusal) = self.inner.policy.check_url(&next) {
+                return Attempt {
+                    status: Some(status.as_u16()),
+                    ..refused(&refusal)
+                };
+            }
+            tracing::debug!(
+                delivery = %delivery.id,
+                status = status.as_u16(),
+                to = %redirect::origin(&next),
+                post = next_hop.post,
+                signed = next_hop.signed,
+                "thorn follows a redirect"
+            );
+            url = std::borrow::Cow::Owned(next);
+            hop = next_hop;
+            followed += 1;
         }
-        Attempt::failed(
-            Verdict::Permanent,
-            "too many redirects".into(),
-            Duration::ZERO,
-        )
     }
 
-    /// Every header of the wire format, signed now.
-    fn headers(&self, delivery: &Delivery) -> HeaderMap {
-        let signature = delivery.sign(SystemTime::now());
+    /// The request `hop` makes to `uri`: the signed POST of the delivery,
+    /// or what a redirect left of it.
+    fn request(&self, delivery: &Delivery, uri: Uri, hop: Hop) -> Request<Full<Bytes>> {
+        let (method, body) = if hop.post {
+            (http::Method::POST, delivery.body.clone())
+        } else {
+            (http::Method::GET, Bytes::new())
+        };
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = method;
+        *request.uri_mut() = uri;
+        *request.headers_mut() = self.headers(delivery, hop);
+        request
+    }
+
+    /// Every header of the wire format, signed now; without the
+    /// signatures when `hop` is unsigned, and without `Content-Type` when
+    /// it sends no body.
+    fn headers(&self, delivery: &Delivery, hop: Hop) -> HeaderMap {
+        let signature = hop.signed.then(|| delivery.sign(SystemTime::now()));
         let mut h = HeaderMap::with_capacity(10);
         let mut id_buf = uuid::Uuid::encode_buffer();
         let id = delivery.id.hyphenated().encode_lower(&mut id_buf);
@@ -271,28 +275,36 @@ impl HttpClient {
             header_value(delivery.event.as_str()),
         );
         put(&mut h, headers::HOOK_SUBSCRIPTION, header_value(sub));
-        put(
-            &mut h,
-            headers::HOOK_HMAC,
-            HeaderValue::try_from(signature.hook_hmac).ok(),
-        );
         h.insert(USER_AGENT, self.inner.user_agent.clone());
-        h.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static(delivery.subscriber.content_type.as_str()),
-        );
-        if let Some((ts, sig)) = signature.standard {
+        if hop.post {
+            h.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static(delivery.subscriber.content_type.as_str()),
+            );
+        }
+        if delivery.sends_standard() {
             put(&mut h, headers::WEBHOOK_ID, id_value.clone());
+        }
+        // Only here, so that an unsigned hop (another origin, or a GET)
+        // carries nothing that authenticates.
+        if let Some(signature) = signature {
             put(
                 &mut h,
-                headers::WEBHOOK_TIMESTAMP,
-                HeaderValue::try_from(ts.to_string()).ok(),
+                headers::HOOK_HMAC,
+                HeaderValue::try_from(signature.hook_hmac).ok(),
             );
-            put(
-                &mut h,
-                headers::WEBHOOK_SIGNATURE,
-                HeaderValue::try_from(sig).ok(),
-            );
+            if let Some((ts, sig)) = signature.standard {
+                put(
+                    &mut h,
+                    headers::WEBHOOK_TIMESTAMP,
+                    HeaderValue::try_from(ts.to_string()).ok(),
+                );
+                put(
+                    &mut h,
+                    headers::WEBHOOK_SIGNATURE,
+                    HeaderValue::try_from(sig).ok(),
+                );
+            }
         }
         put(&mut h, headers::HOOK_DELIVERY, id_value);
         h

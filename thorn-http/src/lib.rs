@@ -22,8 +22,16 @@
 //! - the answer is classified: 2xx [`Verdict::Success`]; connection errors,
 //!   timeouts, 408, 429 and 5xx [`Verdict::Retryable`] (with `Retry-After`
 //!   read, in seconds or as a date); 410 [`Verdict::Gone`]; other 4xx,
-//!   certificate errors, and 3xx unless `allow_redirects` is on,
-//!   [`Verdict::Permanent`].
+//!   certificate errors, and a redirect that is not followed,
+//!   [`Verdict::Permanent`];
+//! - redirects are followed only as
+//!   [`RedirectPolicy`](thorn_core::RedirectPolicy) (`THORN_ALLOW_REDIRECTS`)
+//!   allows, at most 5, each target checked against the recipient policy
+//!   again: 307 and 308 repeat the signed POST; 303 becomes a GET without
+//!   body or signatures; 301 and 302 are refused (they may turn the POST
+//!   into a GET, losing the event), the error saying to move the
+//!   subscription or answer 307/308; the signature headers are never sent
+//!   to an origin other than the subscription's.
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
@@ -50,6 +58,7 @@
 
 mod attempt;
 mod client;
+mod redirect;
 mod resolver;
 mod tls;
 

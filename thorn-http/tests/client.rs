@@ -145,44 +145,6 @@ async fn silent_receiver_times_out() {
 }
 
 #[tokio::test]
-async fn redirect_is_not_followed() {
-    let receiver = MockReceiver::start().await.unwrap();
-    receiver.script_path("/old", [Reply::status(302).header("Location", "/new")]);
-    let a = client(&loopback_config())
-        .attempt(&delivery(&receiver.url("/old")), 1)
-        .await;
-    assert_eq!(
-        (a.verdict.clone(), a.status),
-        (Verdict::Permanent, Some(302)),
-        "{a:?}"
-    );
-    assert!(
-        a.error
-            .as_deref()
-            .unwrap()
-            .contains("THORN_ALLOW_REDIRECTS"),
-        "{a:?}"
-    );
-    assert!(receiver.requests_on("/new").is_empty());
-    assert_eq!(receiver.len(), 1);
-}
-
-#[tokio::test]
-async fn redirect_is_followed_when_allowed() {
-    let receiver = MockReceiver::start().await.unwrap();
-    receiver.script_path("/old", [Reply::status(307).header("Location", "/new")]);
-    let mut config = loopback_config();
-    config.allow_redirects = true;
-    let a = client(&config)
-        .attempt(&delivery(&receiver.url("/old")), 1)
-        .await;
-    assert_eq!(a.verdict, Verdict::Success, "{a:?}");
-    let new = receiver.requests_on("/new");
-    assert_eq!(new.len(), 1);
-    new[0].verify_hook("s3cret", Digest::Sha256).unwrap();
-}
-
-#[tokio::test]
 async fn policy_refuses_before_connecting() {
     let receiver = MockReceiver::start().await.unwrap();
     let port = receiver.port();
