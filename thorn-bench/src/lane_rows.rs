@@ -51,10 +51,7 @@ async fn flush_once(thorn: &Thorn, n: usize) -> (f64, usize) {
         .await;
     let () = sent;
     let delivered = flushed.map_or(0, |r| r.count(Status::Delivered));
-    (
-        n as f64 / started.elapsed().as_secs_f64(),
-        n - delivered,
-    )
+    (n as f64 / started.elapsed().as_secs_f64(), n - delivered)
 }
 
 /// The lane rows: `rounds` pairs of a flush from a spawned task and bare
@@ -74,7 +71,9 @@ pub(crate) async fn lane_paired(receiver: &MockReceiver, bare: &Scenario, rounds
                 let (rate, failed) = tokio::spawn(async move { flush_once(&t, n).await })
                     .await
                     .unwrap();
-                println!("round {round} thorn default lane c=1 {n:>7} events: {rate:>9.0}/s ({failed} failed)");
+                println!(
+                    "round {round} thorn default lane c=1 {n:>7} events: {rate:>9.0}/s ({failed} failed)"
+                );
                 pair[0] = rate;
             } else {
                 let row = measure(bare, 1, n).await;

@@ -202,7 +202,7 @@ impl RecipientPolicy {
     /// this URL lacks at once, so following it is enough.
     pub fn check_url(&self, url: &url::Url) -> std::result::Result<(), Refusal> {
         let refuse = |rule, allowed: Option<RecipientPolicy>| Refusal {
-            target: url.to_string(),
+            target: crate::error::excerpt(url.as_str()),
             rule,
             allow: allowed.map(|p| p.to_string()),
         };
@@ -220,38 +220,28 @@ impl RecipientPolicy {
             "" => return Err(refuse("the URL has no scheme", None)),
             _ => return Err(refuse("only http and https are allowed", None)),
         }
-        let mut allowed = self.clone();
-        let mut rule = None;
         let port = url.port_or_known_default().unwrap_or(0);
-        if let Some(ports) = allowed.ports.as_mut() {
-            if ports.insert(port) {
-                rule = Some("the port is not allowed");
-            }
-        }
-        let address = match url.host() {
-            Some(url::Host::Ipv4(ip)) => allowed.check_ip(IpAddr::V4(ip)).err(),
-            Some(url::Host::Ipv6(ip)) => allowed.check_ip(IpAddr::V6(ip)).err(),
-            Some(url::Host::Domain(d))
-                if !allowed.allow_loopback
-                    && (d.eq_ignore_ascii_case("localhost")
-                        || d.to_ascii_lowercase().ends_with(".localhost")) =>
-            {
-                Some(Refusal {
-                    target: d.to_owned(),
-                    rule: "localhost is a loopback address",
-                    allow: None,
-                })
-            }
+        let port_refused = self.ports.as_ref().is_some_and(|p| !p.contains(&port));
+        let host = canonical_host(url);
+        let address_rule = match host {
+            Some(Ok((ip, class))) if !self.allows(ip, class) => restricted(ip).map(|(r, _)| r),
+            Some(Err(rule)) if !self.allow_loopback => Some(rule),
             _ => None,
         };
-        if let Some(refused) = address {
-            rule = Some(refused.rule);
-            allowed.open(canonical_host(url));
+        if !port_refused && address_rule.is_none() {
+            return Ok(());
         }
-        match rule {
-            None => Ok(()),
-            Some(rule) => Err(refuse(rule, Some(allowed))),
+        // Refused: the advice adds everything this URL lacks to the setting.
+        let mut allowed = self.clone();
+        if let Some(ports) = allowed.ports.as_mut() {
+            ports.insert(port);
         }
+        let mut rule = "the port is not allowed";
+        if let Some(address) = address_rule {
+            rule = address;
+            allowed.open(host.and_then(Result::ok));
+        }
+        Err(refuse(rule, Some(allowed)))
     }
 
     /// Checks one resolved address.
@@ -295,16 +285,21 @@ impl RecipientPolicy {
     }
 }
 
-/// The address of a URL's host and its class, or `None` for a name (which
-/// reaches here only as `localhost`).
-fn canonical_host(url: &url::Url) -> Option<(IpAddr, Class)> {
+/// A URL's host as the policy sees it: a restricted literal address and
+/// its class, `Err(rule)` for `localhost`, or `None` for an address that is
+/// not restricted or a name (checked when it is resolved).
+fn canonical_host(url: &url::Url) -> Option<std::result::Result<(IpAddr, Class), &'static str>> {
     let ip = match url.host()? {
         url::Host::Ipv4(ip) => IpAddr::V4(ip),
         url::Host::Ipv6(ip) => IpAddr::V6(ip),
+        // Hosts of http(s) URLs are lower-cased when parsed.
+        url::Host::Domain(d) if d == "localhost" || d.ends_with(".localhost") => {
+            return Some(Err("localhost is a loopback address"));
+        }
         url::Host::Domain(_) => return None,
     };
     let ip = canonical(ip);
-    restricted(ip).map(|(_, class)| (ip, class))
+    restricted(ip).map(|(_, class)| Ok((ip, class)))
 }
 
 /// What kind of restricted range an address is in, which decides the

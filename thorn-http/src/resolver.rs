@@ -117,7 +117,10 @@ mod tests {
         let refusal = err
             .downcast_ref::<Refusal>()
             .expect("a refusal, not a lookup error");
-        assert_eq!(refusal.allow.as_deref(), Some("allow_loopback,allow_any_port"));
+        assert_eq!(
+            refusal.allow.as_deref(),
+            Some("allow_loopback,allow_any_port")
+        );
         let mut allowing =
             PolicyResolver::new(Arc::new(RecipientPolicy::allow_loopback_any_port()));
         let addrs: Vec<_> = allowing

@@ -135,9 +135,14 @@ async fn refused_recipient_is_reported_without_sending() {
     let mut c = config();
     c.recipients = RecipientPolicy::default();
     let thorn = thorn(c);
-    subscribe(&thorn, "a.*", receiver.url("/")).await;
+    // Subscribing is refused at once; an extra subscriber of one send is
+    // checked when it is sent to.
+    let sub = Subscriber::builder("a.*", receiver.url("/"), "k")
+        .build()
+        .unwrap();
+    assert!(thorn.subscribe(sub.clone()).await.unwrap_err().is_refused());
     let report = thorn
-        .send(Event::new("a.b", json!({})).unwrap())
+        .send(Event::new("a.b", json!({})).unwrap().also_to(sub))
         .await
         .unwrap();
     let o = &report.outcomes[0];
