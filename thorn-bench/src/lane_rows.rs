@@ -1,7 +1,8 @@
 //! One ordered lane: many buffered events to **one** subscriber, flushed
 //! through `"default"`, which delivers them one after another on one
-//! keep-alive connection. Each round is paired with bare hyper at
-//! concurrency 1 sending as many requests, the most this lane could do.
+//! keep-alive connection, from a spawned task and from the runtime's
+//! `block_on`. Each round is paired with bare hyper at concurrency 1
+//! sending as many requests, the most this lane could do.
 
 use std::time::Instant;
 
@@ -54,45 +55,50 @@ async fn flush_once(thorn: &Thorn, n: usize) -> (f64, usize) {
     (n as f64 / started.elapsed().as_secs_f64(), n - delivered)
 }
 
-/// The lane rows: `rounds` pairs of a flush from a spawned task and bare
-/// hyper at c=1, then one flush from the runtime's `block_on` for
-/// comparison.
+/// The lane rows: `rounds` rounds, each of a flush from a spawned task,
+/// a flush from the runtime's `block_on` (the caller of this function), and
+/// bare hyper at c=1, in an order that turns each round; each flush's rate
+/// is paired with the bare hyper rate of its round.
 pub(crate) async fn lane_paired(receiver: &MockReceiver, bare: &Scenario, rounds: usize) {
     let n = events();
     let thorn = lane_thorn(receiver).await;
     // Warm the pool.
     flush_once(&thorn, 8).await;
-    let mut ratios = Ratios::default();
+    let (mut spawned, mut block_on) = (Ratios::default(), Ratios::default());
     for round in 1..=rounds.max(1) {
-        let mut pair = [0.0, 0.0];
-        for k in 0..2 {
-            if (k + round) % 2 == 0 {
-                let t = thorn.clone();
-                let (rate, failed) = tokio::spawn(async move { flush_once(&t, n).await })
-                    .await
-                    .unwrap();
-                println!(
-                    "round {round} thorn default lane c=1 {n:>7} events: {rate:>9.0}/s ({failed} failed)"
-                );
-                pair[0] = rate;
-            } else {
-                let row = measure(bare, 1, n).await;
-                println!(
-                    "round {round} bare hyper          c=1 {n:>7} requests: {:>9.0}/s ({} failed)",
-                    row.per_second(),
-                    row.failures
-                );
-                pair[1] = row.per_second();
-            }
+        let mut rates = [0.0; 3];
+        for k in 0..3 {
+            let which = (k + round) % 3;
+            let (name, rate, failed) = match which {
+                0 => {
+                    let t = thorn.clone();
+                    let (rate, failed) = tokio::spawn(async move { flush_once(&t, n).await })
+                        .await
+                        .unwrap();
+                    ("thorn default lane, spawned", rate, failed)
+                }
+                1 => {
+                    let (rate, failed) = flush_once(&thorn, n).await;
+                    ("thorn default lane, block_on", rate, failed)
+                }
+                _ => {
+                    let row = measure(bare, 1, n).await;
+                    ("bare hyper", row.per_second(), row.failures)
+                }
+            };
+            println!("round {round} {name:<29} c=1 {n:>7}: {rate:>9.0}/s ({failed} failed)");
+            rates[which] = rate;
             receiver.clear();
         }
-        ratios.push(pair[0], pair[1]);
+        spawned.push(rates[0], rates[2]);
+        block_on.push(rates[1], rates[2]);
     }
     println!(
-        "c=1   thorn default one lane / bare hyper, paired rounds: {}",
-        ratios.summary()
+        "c=1   thorn default one lane (spawned task) / bare hyper, paired rounds: {}",
+        spawned.summary()
     );
-    let (rate, failed) = flush_once(&thorn, n).await;
-    receiver.clear();
-    println!("thorn default one lane, flushed from block_on: {rate:.0}/s ({failed} failed)");
+    println!(
+        "c=1   thorn default one lane (from block_on) / bare hyper, paired rounds: {}",
+        block_on.summary()
+    );
 }

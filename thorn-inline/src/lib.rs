@@ -36,14 +36,15 @@ mod metrics;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use futures_util::StreamExt as _;
 use thorn_core::{
     Batch, BoxFuture, Config, Delivery, Dispatcher, Outcome, Registry, Report, Result, RetryPolicy,
     SharedObserver, Status,
 };
 use thorn_http::{Attempt, HttpClient, Verdict};
+use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
 pub use metrics::{Metrics, MetricsSnapshot};
@@ -178,15 +179,6 @@ impl Inline {
         }
     }
 
-    /// Delivers one subscription's deliveries in order.
-    async fn lane(&self, lane: Vec<(usize, &Delivery)>) -> Vec<(usize, Outcome)> {
-        let mut out = Vec::with_capacity(lane.len());
-        for (i, d) in lane {
-            out.push((i, self.deliver(d).await));
-        }
-        out
-    }
-
     async fn dispatch_batch(&self, batch: &Batch) -> Report {
         let count = batch.delivery_count();
         if count == 1 {
@@ -196,16 +188,42 @@ impl Inline {
                 };
             }
         }
-        let lanes = lanes(batch);
-        let mut slots: Vec<Option<Outcome>> = vec![None; count];
-        let mut work = Vec::with_capacity(lanes.len());
-        for lane in lanes {
-            work.push(self.lane(lane));
+        // The lanes run on tasks of the runtime, not in the caller's future:
+        // a caller on `block_on` (say, `main`) is no worker thread, and each
+        // request's answer would have to wake it across threads. On worker
+        // threads a lane and its connection's task wake each other in place,
+        // and several lanes share both cores. Dropping the dispatch drops the
+        // set, which aborts the lanes, as a dropped future would.
+        let lanes = Arc::new(lanes(batch));
+        let next = Arc::new(AtomicUsize::new(0));
+        let mut set = JoinSet::new();
+        for _ in 0..lanes.len().min(self.concurrency) {
+            let (this, lanes, next) = (self.clone(), Arc::clone(&lanes), Arc::clone(&next));
+            set.spawn(
+                async move {
+                    let mut out = Vec::new();
+                    while let Some(lane) = lanes.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        for (i, d) in lane {
+                            out.push((*i, this.deliver(d).await));
+                        }
+                    }
+                    out
+                }
+                .in_current_span(),
+            );
         }
-        let mut results = futures_util::stream::iter(work).buffer_unordered(self.concurrency);
-        while let Some(done) = results.next().await {
-            for (i, o) in done {
-                slots[i] = Some(o);
+        let mut slots: Vec<Option<Outcome>> = vec![None; count];
+        while let Some(done) = set.join_next().await {
+            match done {
+                Ok(outcomes) => {
+                    for (i, o) in outcomes {
+                        slots[i] = Some(o);
+                    }
+                }
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                // Only aborted tasks end otherwise, and nothing aborts them
+                // while this loop runs.
+                Err(_) => {}
             }
         }
         Report {
@@ -225,17 +243,22 @@ fn status_of(attempt: &Attempt, again: bool) -> Status {
     }
 }
 
+/// One subscription's deliveries with their places in the batch, in order.
+type Lane = Vec<(usize, Delivery)>;
+
 /// The batch's deliveries, one lane per subscription in batch order, lanes
-/// ordered by URL origin so those to one origin start together.
-fn lanes(batch: &Batch) -> Vec<Vec<(usize, &Delivery)>> {
+/// ordered by URL origin so those to one origin start together. The lanes
+/// own their deliveries (sharing subscription and body) so that tasks can
+/// take them.
+fn lanes(batch: &Batch) -> Vec<Lane> {
     let mut by_subscription: HashMap<_, usize> = HashMap::new();
-    let mut lanes: Vec<Vec<(usize, &Delivery)>> = Vec::new();
+    let mut lanes: Vec<Lane> = Vec::new();
     for (i, d) in batch.deliveries().enumerate() {
         let lane = *by_subscription.entry(d.subscriber.id).or_insert_with(|| {
             lanes.push(Vec::new());
             lanes.len() - 1
         });
-        lanes[lane].push((i, d));
+        lanes[lane].push((i, d.clone()));
     }
     // A stable sort keeps the batch order between lanes of one origin.
     lanes.sort_by_cached_key(|l| {
