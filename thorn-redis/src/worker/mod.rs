@@ -28,12 +28,14 @@ use crate::scripts;
 mod background;
 mod backoff;
 mod deliver;
+mod outage;
 mod reply;
 mod settle;
 
 use background::{heartbeat_loop, promote_loop};
-use backoff::{Backoff, now_ms};
+use backoff::now_ms;
 use deliver::{DeadItem, Filed, Work, deliver, lanes};
+use outage::{Link, Outage};
 use reply::{Payload, RawEntry, read_reply};
 use settle::{SettleJob, settle_loop};
 
@@ -95,7 +97,10 @@ pub struct WorkerStats {
     /// from this worker's own pending list (a read whose reply was lost).
     pub reclaimed: u64,
     /// Reads of the queue that failed (Redis unreachable, the group lost),
-    /// each followed by a backoff or a repair.
+    /// its own pending entries' included, each followed by a backoff or a
+    /// repair. While Redis stays unreachable the backoff doubles from
+    /// 100 ms to 5 s (with jitter), so an outage costs a few reads, not one
+    /// per 100 ms.
     pub read_errors: u64,
     /// Consumers of other workers removed from the group: they held no
     /// entries and had been idle past the ack deadline (their workers died
@@ -425,7 +430,7 @@ impl Worker {
         tracing::info!(queue = %shared.keys.queue, consumer = %shared.consumer, url = %shared.options.redacted_url(), "thorn worker started");
 
         let mut tasks = JoinSet::new();
-        let mut backoff = Backoff::default();
+        let mut outage = Outage::new("reading the queue", &[Link::Commands, Link::Reads]);
         let mut group_ready = false;
         let mut next_reclaim = Instant::now();
         // Entries Redis handed to this consumer earlier (before a restart
@@ -440,11 +445,14 @@ impl Worker {
             }
             if !group_ready {
                 match create_group(&shared).await {
-                    Ok(()) => group_ready = true,
+                    Ok(()) => {
+                        outage.answered(Link::Commands);
+                        group_ready = true;
+                    }
                     Err(e) => {
                         shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(error = %e, "cannot create the consumer group; retrying");
-                        backoff.wait(&stop).await;
+                        outage.failed(&e);
+                        outage.wait(&stop).await;
                         continue;
                     }
                 }
@@ -452,25 +460,26 @@ impl Worker {
             let Some(permits) = take_slots(&shared, &stop).await else {
                 break;
             };
-            let result = if let Some(cursor) = own_pending.take() {
-                // Not retried on failure: a broken reply would fail forever,
-                // and a lost connection shows up in the next read, which
-                // asks for this again.
-                match recover(&shared, permits, &mut tasks, cursor).await {
+            let (link, result) = if let Some(cursor) = own_pending.take() {
+                let result = match recover(&shared, permits, &mut tasks, cursor).await {
                     Ok(next) => {
                         own_pending = next;
                         Ok(())
                     }
-                    Err(e) => {
+                    // Not read again: it would fail the same way forever.
+                    Err(e) if e.is_unexpected_reply() => {
                         tracing::warn!(error = %e, "reading this worker's own pending entries failed; the ack deadline will reclaim them");
                         Ok(())
                     }
-                }
+                    // Like any failed read: backed off, then tried again.
+                    Err(e) => Err(e),
+                };
+                (Link::Commands, result)
             } else if Instant::now() >= next_reclaim {
                 next_reclaim = Instant::now() + shared.ack_deadline / 2;
-                reclaim(&shared, permits, &mut tasks).await
+                (Link::Commands, reclaim(&shared, permits, &mut tasks).await)
             } else {
-                read(&shared, permits, &mut tasks).await
+                (Link::Reads, read(&shared, permits, &mut tasks).await)
             };
             if result.is_err() {
                 // A read whose reply was lost with the connection left its
@@ -478,16 +487,18 @@ impl Worker {
                 own_pending = Some(String::from("0"));
             }
             match result {
-                Ok(()) => backoff.reset(),
+                Ok(()) => outage.answered(link),
                 Err(e) if e.is_no_group() => {
+                    // Redis answered: the group is made again at once.
+                    outage.answered(link);
                     shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!("the consumer group is gone (Redis lost it); recreating it");
                     group_ready = false;
                 }
                 Err(e) => {
                     shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(error = %e, "reading the queue failed; retrying");
-                    backoff.wait(&stop).await;
+                    outage.failed(&e);
+                    outage.wait(&stop).await;
                 }
             }
         }
