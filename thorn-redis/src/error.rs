@@ -55,6 +55,15 @@ impl Error {
     pub fn is_no_group(&self) -> bool {
         matches!(self, Error::Redis { source, .. } if is_no_group(source))
     }
+
+    /// Whether Redis answered, but not as expected: asking again would get
+    /// the same answer.
+    pub(crate) fn is_unexpected_reply(&self) -> bool {
+        matches!(self, Error::Redis { source, .. } if matches!(
+            source.kind(),
+            redis::ErrorKind::UnexpectedReturnType | redis::ErrorKind::Parse
+        ))
+    }
 }
 
 pub(crate) fn is_no_group(e: &redis::RedisError) -> bool {

@@ -14,6 +14,9 @@ pub(crate) static PROMOTE: LazyLock<Script> =
 /// Keeps a live worker's entries from being reclaimed.
 pub(crate) static HEARTBEAT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/heartbeat.lua")));
+/// Hands a worker back what it was handed but does not have in flight.
+pub(crate) static RECOVER: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("scripts/recover.lua")));
 /// Removes consumers of dead workers that hold nothing.
 pub(crate) static PRUNE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/prune.lua")));

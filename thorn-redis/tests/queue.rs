@@ -10,14 +10,17 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::{RunningWorker, WAIT, config, conn, redis, subscribe, thorn};
+use common::{
+    RunningWorker, WAIT, config, conn, grouped, hand_new_entries_to, queue, redis, stream_ids,
+    subscribe, thorn,
+};
 use redis::AsyncCommands;
 use serde_json::json;
 use thorn_core::{
     Batch, Delivery, Event, EventName, Observer, Outcome, PreparedEvent, Status, Subscriber,
 };
 use thorn_redis::{DeadLetters, RedisDispatcher, RedisOptions, Worker, entry};
-use thorn_testkit::receiver::{MockReceiver, Reply};
+use thorn_testkit::receiver::Reply;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -645,68 +648,6 @@ async fn an_entry_handed_over_too_often_is_dead_lettered_not_delivered() {
         0,
         "the entry is settled"
     );
-}
-
-/// Hands the stream's new entries (up to 100) to the consumer `name`, as
-/// a read whose worker never sees the reply.
-async fn hand_new_entries_to(c: &mut redis::aio::MultiplexedConnection, stream: &str, name: &str) {
-    let _: redis::Value = redis::cmd("XREADGROUP")
-        .arg("GROUP")
-        .arg("thorn")
-        .arg(name)
-        .arg("COUNT")
-        .arg(100)
-        .arg("STREAMS")
-        .arg(stream)
-        .arg(">")
-        .query_async(c)
-        .await
-        .unwrap();
-}
-
-async fn stream_ids(c: &mut redis::aio::MultiplexedConnection, stream: &str) -> Vec<String> {
-    let reply: redis::streams::StreamRangeReply = c.xrange_all(stream).await.unwrap();
-    reply.ids.into_iter().map(|e| e.id).collect()
-}
-
-/// A private Redis, a receiver, and a config for the queue on that Redis.
-async fn queue() -> (
-    thorn_testkit::redis_server::RedisServer,
-    MockReceiver,
-    thorn_core::Config,
-) {
-    let redis = redis().await;
-    let receiver = MockReceiver::start().await.unwrap();
-    let config = config(&redis);
-    (redis, receiver, config)
-}
-
-/// A queue whose consumer group exists before any worker runs: the Redis,
-/// a receiver subscribed to `tick.*`, the config, the Thorn, the queue's
-/// keys, and a connection to poke at the stream.
-async fn grouped() -> (
-    thorn_testkit::redis_server::RedisServer,
-    MockReceiver,
-    thorn_core::Config,
-    thorn_core::Thorn,
-    thorn_redis::keys::Keys,
-    redis::aio::MultiplexedConnection,
-) {
-    let (redis, receiver, config) = queue().await;
-    let thorn = thorn(config.clone());
-    subscribe(&thorn, "tick.*", receiver.url("/t")).await;
-    let keys = RedisOptions::from_config(&config).keys();
-    let mut c = conn(&redis).await;
-    let _: () = redis::cmd("XGROUP")
-        .arg("CREATE")
-        .arg(&keys.stream)
-        .arg("thorn")
-        .arg("0")
-        .arg("MKSTREAM")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    (redis, receiver, config, thorn, keys, c)
 }
 
 /// A worker that died holding an entry leaves its name in the group; once

@@ -7,7 +7,7 @@ use super::*;
 /// due, when told of a new one, and at least every read's block time (for
 /// retries other workers scheduled).
 pub(super) async fn promote_loop(shared: Arc<Shared>, stop: CancellationToken) {
-    let mut backoff = Backoff::default();
+    let mut outage = Outage::new("moving due retries", &[Link::Commands]);
     loop {
         let now = now_ms();
         let due = shared.next_due.load(Ordering::Relaxed);
@@ -34,7 +34,7 @@ pub(super) async fn promote_loop(shared: Arc<Shared>, stop: CancellationToken) {
         };
         match result {
             Ok((moved, next)) => {
-                backoff.reset();
+                outage.answered(Link::Commands);
                 let next = next.parse::<f64>().map(|f| f as u64).unwrap_or(0);
                 shared.next_due.store(next, Ordering::Relaxed);
                 if moved > 0 {
@@ -45,11 +45,8 @@ pub(super) async fn promote_loop(shared: Arc<Shared>, stop: CancellationToken) {
                 }
             }
             Err(e) => {
-                tracing::warn!(error = %e, "moving due retries failed; retrying");
-                tokio::select! {
-                    () = backoff.sleep() => {}
-                    () = stop.cancelled() => return,
-                }
+                outage.failed(&e);
+                outage.wait(&stop).await;
             }
         }
     }

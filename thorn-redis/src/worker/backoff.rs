@@ -23,7 +23,7 @@ impl Backoff {
         *self = Self::default();
     }
 
-    fn step(&mut self) -> Duration {
+    pub(super) fn step(&mut self) -> Duration {
         let d = self.next;
         self.next = (self.next * 2).min(Duration::from_secs(5));
         let half = d / 2;
@@ -48,4 +48,23 @@ pub(crate) fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_double_from_100_ms_to_5_s_with_jitter_and_reset() {
+        let mut b = Backoff::default();
+        for full in [100, 200, 400, 800, 1600, 3200, 5000, 5000] {
+            let step = b.step().as_millis() as u64;
+            assert!(
+                (full / 2..=full).contains(&step),
+                "{step} ms, step of {full}"
+            );
+        }
+        b.reset();
+        assert!(b.step() <= Duration::from_millis(100));
+    }
 }

@@ -28,12 +28,18 @@ use crate::scripts;
 mod background;
 mod backoff;
 mod deliver;
+mod outage;
+mod reclaim;
+mod recover;
 mod reply;
 mod settle;
 
 use background::{heartbeat_loop, promote_loop};
-use backoff::{Backoff, now_ms};
+use backoff::now_ms;
 use deliver::{DeadItem, Filed, Work, deliver, lanes};
+use outage::{Link, Outage};
+use reclaim::reclaim;
+use recover::recover;
 use reply::{Payload, RawEntry, read_reply};
 use settle::{SettleJob, settle_loop};
 
@@ -47,10 +53,14 @@ pub const ACK_MARGIN: Duration = Duration::from_secs(1);
 pub const ENTRIES_PER_DELIVERY_SLOT: usize = 4;
 
 /// How many times an entry may be handed to a worker without being
-/// settled. Each reclaim means its worker died or stalled past the ack
-/// deadline while holding it; an entry reclaimed this often is likely what
-/// kills its workers, so its deliveries go to the dead letters (with the
-/// reason) instead of taking down the next worker too.
+/// settled. Each handover after the first means the worker holding it died
+/// or stalled past the ack deadline: it was reclaimed by another worker, or
+/// recovered by the next run of a worker of the same name. An entry handed
+/// over this often is likely what kills its workers, so its deliveries go
+/// to the dead letters (with the reason) instead of taking down the next
+/// worker too. A worker looking for entries it was handed but never saw
+/// (after a lost connection) skips those it is delivering: that is no
+/// handover, and does not count.
 pub const MAX_HANDOVERS: usize = 5;
 
 /// Entries one read or reclaim asks for at most.
@@ -95,7 +105,10 @@ pub struct WorkerStats {
     /// from this worker's own pending list (a read whose reply was lost).
     pub reclaimed: u64,
     /// Reads of the queue that failed (Redis unreachable, the group lost),
-    /// each followed by a backoff or a repair.
+    /// its own pending entries' included, each followed by a backoff or a
+    /// repair. While Redis stays unreachable the backoff doubles from
+    /// 100 ms to 5 s (with jitter), so an outage costs a few reads, not one
+    /// per 100 ms.
     pub read_errors: u64,
     /// Consumers of other workers removed from the group: they held no
     /// entries and had been idle past the ack deadline (their workers died
@@ -425,13 +438,13 @@ impl Worker {
         tracing::info!(queue = %shared.keys.queue, consumer = %shared.consumer, url = %shared.options.redacted_url(), "thorn worker started");
 
         let mut tasks = JoinSet::new();
-        let mut backoff = Backoff::default();
+        let mut outage = Outage::new("reading the queue", &[Link::Commands, Link::Reads]);
         let mut group_ready = false;
         let mut next_reclaim = Instant::now();
         // Entries Redis handed to this consumer earlier (before a restart
         // of the worker, or in a reply lost with a connection): read from
         // this cursor in the consumer's own pending list.
-        let mut own_pending: Option<String> = Some(String::from("0"));
+        let mut own_pending: Option<String> = Some(recover::START.into());
         while !stop.is_cancelled() {
             while let Some(done) = tasks.try_join_next() {
                 if let Err(e) = done {
@@ -440,11 +453,14 @@ impl Worker {
             }
             if !group_ready {
                 match create_group(&shared).await {
-                    Ok(()) => group_ready = true,
+                    Ok(()) => {
+                        outage.answered(Link::Commands);
+                        group_ready = true;
+                    }
                     Err(e) => {
                         shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(error = %e, "cannot create the consumer group; retrying");
-                        backoff.wait(&stop).await;
+                        outage.failed(&e);
+                        outage.wait(&stop).await;
                         continue;
                     }
                 }
@@ -452,42 +468,45 @@ impl Worker {
             let Some(permits) = take_slots(&shared, &stop).await else {
                 break;
             };
-            let result = if let Some(cursor) = own_pending.take() {
-                // Not retried on failure: a broken reply would fail forever,
-                // and a lost connection shows up in the next read, which
-                // asks for this again.
-                match recover(&shared, permits, &mut tasks, cursor).await {
+            let (link, result) = if let Some(cursor) = own_pending.take() {
+                let result = match recover(&shared, permits, &mut tasks, cursor).await {
                     Ok(next) => {
                         own_pending = next;
                         Ok(())
                     }
-                    Err(e) => {
+                    // Not read again: it would fail the same way forever.
+                    Err(e) if e.is_unexpected_reply() => {
                         tracing::warn!(error = %e, "reading this worker's own pending entries failed; the ack deadline will reclaim them");
                         Ok(())
                     }
-                }
+                    // Like any failed read: backed off, then tried again.
+                    Err(e) => Err(e),
+                };
+                (Link::Commands, result)
             } else if Instant::now() >= next_reclaim {
                 next_reclaim = Instant::now() + shared.ack_deadline / 2;
-                reclaim(&shared, permits, &mut tasks).await
+                (Link::Commands, reclaim(&shared, permits, &mut tasks).await)
             } else {
-                read(&shared, permits, &mut tasks).await
+                (Link::Reads, read(&shared, permits, &mut tasks).await)
             };
             if result.is_err() {
                 // A read whose reply was lost with the connection left its
                 // entries pending for this worker: look for them first.
-                own_pending = Some(String::from("0"));
+                own_pending = Some(recover::START.into());
             }
             match result {
-                Ok(()) => backoff.reset(),
+                Ok(()) => outage.answered(link),
                 Err(e) if e.is_no_group() => {
+                    // Redis answered: the group is made again at once.
+                    outage.answered(link);
                     shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!("the consumer group is gone (Redis lost it); recreating it");
                     group_ready = false;
                 }
                 Err(e) => {
                     shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(error = %e, "reading the queue failed; retrying");
-                    backoff.wait(&stop).await;
+                    outage.failed(&e);
+                    outage.wait(&stop).await;
                 }
             }
         }
@@ -574,194 +593,36 @@ async fn leave_group(shared: &Shared) {
     }
 }
 
-/// `XREADGROUP` of up to `count` entries after `cursor` (`>`: new ones),
-/// blocking for up to `block` when given.
-async fn read_group(
-    shared: &Shared,
-    conn: &Connection,
-    cursor: &str,
-    count: usize,
-    block: Option<Duration>,
-) -> Result<Vec<RawEntry>> {
-    let mut cmd = redis::cmd("XREADGROUP");
-    cmd.arg("GROUP")
-        .arg(GROUP)
-        .arg(&shared.consumer)
-        .arg("COUNT")
-        .arg(count);
-    if let Some(block) = block {
-        cmd.arg("BLOCK").arg(block.as_millis() as u64);
-    }
-    cmd.arg("STREAMS").arg(&shared.keys.stream).arg(cursor);
-    let mut c = conn.get().await?;
-    let reply: redis::Value = cmd.query_async(&mut c).await.map_err(|e| conn.err(e))?;
-    read_reply(reply).map_err(|detail| {
-        conn.err(redis::RedisError::from((
-            redis::ErrorKind::UnexpectedReturnType,
-            "unexpected XREADGROUP reply",
-            detail,
-        )))
-    })
-}
-
+/// Reads new entries (`XREADGROUP` from `>`) on the reader's own
+/// connection, blocking for up to the block time, and starts them.
 async fn read(
     shared: &Arc<Shared>,
     permits: Vec<OwnedSemaphorePermit>,
     tasks: &mut JoinSet<()>,
 ) -> Result<()> {
-    let entries = read_group(
-        shared,
-        &shared.reader,
-        ">",
-        permits.len(),
-        Some(shared.block),
-    )
-    .await?;
+    let mut cmd = redis::cmd("XREADGROUP");
+    cmd.arg("GROUP")
+        .arg(GROUP)
+        .arg(&shared.consumer)
+        .arg("COUNT")
+        .arg(permits.len())
+        .arg("BLOCK")
+        .arg(shared.block.as_millis() as u64)
+        .arg("STREAMS")
+        .arg(&shared.keys.stream)
+        .arg(">");
+    let conn = &shared.reader;
+    let mut c = conn.get().await?;
+    let reply: redis::Value = cmd.query_async(&mut c).await.map_err(|e| conn.err(e))?;
+    let entries = read_reply(reply).map_err(|detail| {
+        conn.err(redis::RedisError::from((
+            redis::ErrorKind::UnexpectedReturnType,
+            "unexpected XREADGROUP reply",
+            detail,
+        )))
+    })?;
     spawn_entries(shared, entries, permits, tasks);
     Ok(())
-}
-
-/// Reads this consumer's own pending entries after `cursor`, skipping
-/// those in flight here; returns the cursor to go on from, or `None` when
-/// none is left.
-async fn recover(
-    shared: &Arc<Shared>,
-    permits: Vec<OwnedSemaphorePermit>,
-    tasks: &mut JoinSet<()>,
-    cursor: String,
-) -> Result<Option<String>> {
-    let entries = read_group(shared, &shared.conn, &cursor, permits.len(), None).await?;
-    let Some(last) = entries.last().map(|e| e.id.clone()) else {
-        return Ok(None);
-    };
-    let fresh: Vec<RawEntry> = {
-        let in_flight = shared.in_flight();
-        entries
-            .into_iter()
-            .filter(|e| !in_flight.contains(&e.id))
-            .collect()
-    };
-    if !fresh.is_empty() {
-        tracing::info!(
-            entries = fresh.len(),
-            "recovered entries this worker was handed but never saw"
-        );
-        shared
-            .counters
-            .reclaimed
-            .fetch_add(fresh.len() as u64, Ordering::Relaxed);
-    }
-    spawn_entries(shared, fresh, permits, tasks);
-    Ok(Some(last))
-}
-
-/// Claims entries idle for longer than the ack deadline (their worker died).
-async fn reclaim(
-    shared: &Arc<Shared>,
-    mut permits: Vec<OwnedSemaphorePermit>,
-    tasks: &mut JoinSet<()>,
-) -> Result<()> {
-    let mut conn = shared.conn.get().await?;
-    let mut cursor = String::from("0-0");
-    // Bounded: a full pass over a large backlog takes several rounds.
-    for _ in 0..16 {
-        if permits.is_empty() {
-            break;
-        }
-        let options = StreamAutoClaimOptions::default().count(permits.len());
-        let reply: StreamAutoClaimReply = conn
-            .xautoclaim_options(
-                &shared.keys.stream,
-                GROUP,
-                &shared.consumer,
-                shared.ack_deadline.as_millis() as u64,
-                &cursor,
-                options,
-            )
-            .await
-            .map_err(|e| shared.conn.err(e))?;
-        let n = reply.claimed.len();
-        if n > 0 {
-            tracing::info!(
-                entries = n,
-                "reclaimed entries of a worker that stopped answering"
-            );
-            shared
-                .counters
-                .reclaimed
-                .fetch_add(n as u64, Ordering::Relaxed);
-        }
-        let rest = permits.split_off(n.min(permits.len()));
-        let claimed: Vec<RawEntry> = reply.claimed.into_iter().map(RawEntry::from).collect();
-        let poison = if n > 0 {
-            handovers(shared, &mut conn, &claimed).await?
-        } else {
-            HashMap::new()
-        };
-        spawn_checked(shared, claimed, permits, tasks, &poison);
-        permits = rest;
-        cursor = reply.next_stream_id;
-        if cursor == "0-0" {
-            break;
-        }
-    }
-    // Housekeeping: a failure here is no reason to stop reading.
-    if let Err(e) = prune_consumers(shared, &mut conn).await {
-        tracing::warn!(error = %e, "removing consumers of dead workers failed");
-    }
-    Ok(())
-}
-
-/// Removes the consumers of dead workers once their entries are reclaimed
-/// (see `scripts/prune.lua`).
-async fn prune_consumers(shared: &Shared, conn: &mut redis::aio::ConnectionManager) -> Result<()> {
-    let removed: u64 = scripts::PRUNE
-        .key(&shared.keys.stream)
-        .arg(GROUP)
-        .arg(shared.ack_deadline.as_millis() as u64)
-        .arg(&shared.consumer)
-        .invoke_async(conn)
-        .await
-        .map_err(|e| shared.conn.err(e))?;
-    if removed > 0 {
-        tracing::info!(
-            consumers = removed,
-            "removed consumers of workers that stopped answering and hold no entries"
-        );
-        shared
-            .counters
-            .consumers_removed
-            .fetch_add(removed, Ordering::Relaxed);
-    }
-    Ok(())
-}
-
-/// Of the claimed entries, those handed over [`MAX_HANDOVERS`] times or
-/// more, with their count.
-async fn handovers(
-    shared: &Shared,
-    conn: &mut redis::aio::ConnectionManager,
-    claimed: &[RawEntry],
-) -> Result<HashMap<String, usize>> {
-    let (Some(first), Some(last)) = (claimed.first(), claimed.last()) else {
-        return Ok(HashMap::new());
-    };
-    let reply: redis::streams::StreamPendingCountReply = conn
-        .xpending_count(
-            &shared.keys.stream,
-            GROUP,
-            &first.id,
-            &last.id,
-            claimed.len(),
-        )
-        .await
-        .map_err(|e| shared.conn.err(e))?;
-    Ok(reply
-        .ids
-        .into_iter()
-        .filter(|p| p.times_delivered >= MAX_HANDOVERS)
-        .map(|p| (p.id, p.times_delivered))
-        .collect())
 }
 
 fn spawn_entries(

@@ -67,7 +67,7 @@ pub(super) fn read_reply(reply: Value) -> Result<Vec<RawEntry>, String> {
     Ok(out)
 }
 
-fn entry_of(entry: Value) -> Result<RawEntry, String> {
+pub(super) fn entry_of(entry: Value) -> Result<RawEntry, String> {
     let Value::Array(parts) = entry else {
         return Err(format!("an entry is {}", kind(&entry)));
     };
@@ -108,7 +108,7 @@ fn payload(fields: Vec<Value>) -> Payload {
 }
 
 /// A value's kind, for errors (not its content: payloads hold secrets).
-fn kind(v: &Value) -> &'static str {
+pub(super) fn kind(v: &Value) -> &'static str {
     match v {
         Value::Nil => "nil",
         Value::Int(_) => "an integer",

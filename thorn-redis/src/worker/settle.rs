@@ -20,6 +20,7 @@ pub(super) async fn settle_loop(
     stop: CancellationToken,
 ) {
     let mut batch: Vec<SettleJob> = Vec::new();
+    let mut outage = Outage::new("settling entries", &[Link::Commands]);
     loop {
         let first = tokio::select! {
             job = jobs.recv() => job,
@@ -33,7 +34,7 @@ pub(super) async fn settle_loop(
                 Err(_) => break,
             }
         }
-        settle_batch(&shared, &batch).await;
+        settle_batch(&shared, &batch, &mut outage).await;
         {
             let mut in_flight = shared.in_flight();
             for job in &batch {
@@ -45,7 +46,7 @@ pub(super) async fn settle_loop(
     }
 }
 
-pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob]) {
+pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob], outage: &mut Outage) {
     let now = now_ms().to_string();
     let mut inv = scripts::SETTLE.prepare_invoke();
     inv.key(&shared.keys.stream)
@@ -72,9 +73,11 @@ pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob]) {
                 .arg(&now);
         }
     }
-    let mut backoff = Backoff::default();
     // Bounded: about five minutes of backoff, or a few seconds once the
-    // worker is stopping (the entries are then reclaimed by another).
+    // worker is stopping (the entries are then reclaimed by another). Each
+    // batch's backoff starts over so that "a few seconds" holds for the
+    // batches after one given up on.
+    outage.reset_backoff();
     for attempt in 0..80 {
         if attempt >= 6 && shared.stopping.is_cancelled() {
             break;
@@ -88,6 +91,7 @@ pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob]) {
         };
         match result {
             Ok(settled) => {
+                outage.answered(Link::Commands);
                 shared
                     .counters
                     .entries
@@ -112,12 +116,13 @@ pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob]) {
                 return;
             }
             Err(e) if e.is_no_group() => {
+                outage.answered(Link::Commands);
                 tracing::warn!("the consumer group is gone; the entries are left to be read again");
                 return;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "settling entries failed; retrying");
-                backoff.sleep().await;
+                outage.failed(&e);
+                outage.sleep().await;
             }
         }
     }

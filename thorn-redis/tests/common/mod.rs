@@ -4,9 +4,12 @@
 
 use std::time::Duration;
 
+use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use thorn_core::{Config, RecipientPolicy, Registry, RetryPolicy, Thorn};
-use thorn_redis::{ShutdownHandle, Worker, WorkerMonitor, WorkerStats};
+use thorn_redis::keys::Keys;
+use thorn_redis::{RedisOptions, ShutdownHandle, Worker, WorkerMonitor, WorkerStats};
+use thorn_testkit::receiver::MockReceiver;
 use thorn_testkit::redis_server::RedisServer;
 use tokio::task::JoinHandle;
 
@@ -99,4 +102,63 @@ pub async fn subscribe(thorn: &Thorn, pattern: &str, url: impl AsRef<str>) {
         .build()
         .expect("subscriber builds");
     thorn.subscribe(sub).await.expect("subscribe");
+}
+
+/// Hands the stream's new entries (up to 100) to the consumer `name`, as
+/// a read whose worker never sees the reply.
+pub async fn hand_new_entries_to(c: &mut MultiplexedConnection, stream: &str, name: &str) {
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("thorn")
+        .arg(name)
+        .arg("COUNT")
+        .arg(100)
+        .arg("STREAMS")
+        .arg(stream)
+        .arg(">")
+        .query_async(c)
+        .await
+        .unwrap();
+}
+
+/// The ids of the entries in `stream`, oldest first.
+pub async fn stream_ids(c: &mut MultiplexedConnection, stream: &str) -> Vec<String> {
+    let reply: redis::streams::StreamRangeReply = c.xrange_all(stream).await.unwrap();
+    reply.ids.into_iter().map(|e| e.id).collect()
+}
+
+/// A private Redis, a receiver, and a config for the queue on that Redis.
+pub async fn queue() -> (RedisServer, MockReceiver, Config) {
+    let redis = redis().await;
+    let receiver = MockReceiver::start().await.unwrap();
+    let config = config(&redis);
+    (redis, receiver, config)
+}
+
+/// A queue whose consumer group exists before any worker runs: the Redis,
+/// a receiver subscribed to `tick.*`, the config, the Thorn, the queue's
+/// keys, and a connection to poke at the stream.
+pub async fn grouped() -> (
+    RedisServer,
+    MockReceiver,
+    Config,
+    Thorn,
+    Keys,
+    MultiplexedConnection,
+) {
+    let (redis, receiver, config) = queue().await;
+    let thorn = thorn(config.clone());
+    subscribe(&thorn, "tick.*", receiver.url("/t")).await;
+    let keys = RedisOptions::from_config(&config).keys();
+    let mut c = conn(&redis).await;
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&keys.stream)
+        .arg("thorn")
+        .arg("0")
+        .arg("MKSTREAM")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    (redis, receiver, config, thorn, keys, c)
 }
