@@ -6,11 +6,11 @@
 
 use std::time::Instant;
 
-use thorn::{Config, Event, RecipientPolicy, Status, Subscriber, Thorn};
+use thorn::{Event, Status, Thorn};
 use thorn_testkit::receiver::MockReceiver;
 
 use crate::ratio::Ratios;
-use crate::{Scenario, data, measure};
+use crate::{Scenario, data, default_thorn, measure};
 
 /// Events per flush (`THORN_BENCH_LANE`, default 20,000).
 fn events() -> usize {
@@ -18,22 +18,6 @@ fn events() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000)
-}
-
-async fn lane_thorn(receiver: &MockReceiver) -> Thorn {
-    let mut config = Config::from_env().unwrap();
-    config.dispatcher = "default".into();
-    config.recipients = RecipientPolicy::allow_loopback_any_port();
-    let thorn = Thorn::new(config, &thorn::registry()).unwrap();
-    thorn
-        .subscribe(
-            Subscriber::builder("bench.*", receiver.url("/lane"), crate::SECRET)
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    thorn
 }
 
 /// Buffers `n` events and flushes them once; deliveries per second and how
@@ -61,7 +45,7 @@ async fn flush_once(thorn: &Thorn, n: usize) -> (f64, usize) {
 /// is paired with the bare hyper rate of its round.
 pub(crate) async fn lane_paired(receiver: &MockReceiver, bare: &Scenario, rounds: usize) {
     let n = events();
-    let thorn = lane_thorn(receiver).await;
+    let thorn = default_thorn(receiver, "/lane").await;
     // Warm the pool.
     flush_once(&thorn, 8).await;
     let (mut spawned, mut block_on) = (Ratios::default(), Ratios::default());

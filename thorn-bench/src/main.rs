@@ -75,19 +75,26 @@ fn data(i: usize) -> serde_json::Value {
     json!({"id": i, "name": "Ada Lovelace", "email": "ada@example.com", "tags": ["a", "b", "c"]})
 }
 
-async fn thorn_default(receiver: &MockReceiver) -> Scenario {
+/// A Thorn on `"default"` (the environment's settings otherwise, loopback
+/// allowed) whose one subscription, to `bench.*`, posts to `path`.
+async fn default_thorn(receiver: &MockReceiver, path: &str) -> Thorn {
     let mut config = Config::from_env().unwrap();
     config.dispatcher = "default".into();
     config.recipients = RecipientPolicy::allow_loopback_any_port();
     let thorn = Thorn::new(config, &thorn::registry()).unwrap();
     thorn
         .subscribe(
-            Subscriber::builder("bench.*", receiver.url("/default"), SECRET)
+            Subscriber::builder("bench.*", receiver.url(path), SECRET)
                 .build()
                 .unwrap(),
         )
         .await
         .unwrap();
+    thorn
+}
+
+async fn thorn_default(receiver: &MockReceiver) -> Scenario {
+    let thorn = default_thorn(receiver, "/default").await;
     Scenario {
         name: "thorn default",
         send: Arc::new(move |i| {

@@ -10,7 +10,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    RunningWorker, WAIT, conn, grouped, hand_new_entries_to, queue, stream_ids, subscribe, thorn,
+    RunningWorker, WAIT, claim_as, conn, grouped, hand_new_entries_to, queue, send_one, stream_ids,
+    subscribe, thorn,
 };
 use redis::aio::MultiplexedConnection;
 use serde_json::json;
@@ -81,12 +82,7 @@ async fn re_reads_by_the_worker_delivering_an_entry_are_not_handovers() {
     receiver.script([Reply::hang()]);
     let thorn = thorn(config.clone());
     subscribe(&thorn, "tick.*", receiver.url("/t")).await;
-    let sent = thorn
-        .send(Event::new("tick.a", json!({})).unwrap())
-        .await
-        .unwrap()
-        .outcomes[0]
-        .delivery;
+    let sent = send_one(&thorn, "tick.a").await;
     // A process of its own, to be killed as a crash would.
     let mut first = Command::new(env!("CARGO_BIN_EXE_thorn-worker"))
         .args(["--redis-url", &redis.url(), "--consumer-name", "first"])
@@ -161,8 +157,7 @@ async fn a_reclaimed_entry_s_handovers_are_read_past_entries_pending_elsewhere()
     let (_redis, receiver, config, thorn, keys, mut c) = grouped().await;
     let mut sent = Vec::new();
     for name in ["tick.healthy", "tick.busy", "tick.poison"] {
-        let r = thorn.send(Event::new(name, json!({})).unwrap()).await;
-        sent.push(r.unwrap().outcomes[0].delivery.to_string());
+        sent.push(send_one(&thorn, name).await.to_string());
     }
     let ids = stream_ids(&mut c, &keys.stream).await;
     assert_eq!(ids.len(), 3);
@@ -170,25 +165,12 @@ async fn a_reclaimed_entry_s_handovers_are_read_past_entries_pending_elsewhere()
     // The first and the last were left by dead workers an hour ago, the
     // last handed over `MAX_HANDOVERS - 1` times; the middle one is being
     // delivered by a live worker, `busy`.
-    let claim = |id: &str, consumer: &str, idle: u64, count: usize| {
-        let mut cmd = redis::cmd("XCLAIM");
-        cmd.arg(&keys.stream)
-            .arg("thorn")
-            .arg(consumer)
-            .arg(0)
-            .arg(id)
-            .arg("IDLE")
-            .arg(idle)
-            .arg("RETRYCOUNT")
-            .arg(count);
-        cmd
-    };
-    for cmd in [
-        claim(&ids[0], "ghost", 3_600_000, 1),
-        claim(&ids[1], "busy", 0, 1),
-        claim(&ids[2], "ghost", 3_600_000, MAX_HANDOVERS - 1),
+    for (id, consumer, idle, handovers) in [
+        (&ids[0], "ghost", 3_600_000, 1),
+        (&ids[1], "busy", 0, 1),
+        (&ids[2], "ghost", 3_600_000, MAX_HANDOVERS - 1),
     ] {
-        let _: redis::Value = cmd.query_async(&mut c).await.unwrap();
+        claim_as(&mut c, &keys.stream, consumer, id, idle, handovers).await;
     }
 
     let running = RunningWorker::with_config(config.clone());
@@ -222,33 +204,13 @@ async fn a_reclaimed_entry_s_handovers_are_read_past_entries_pending_elsewhere()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_recovered_too_often_under_one_name_is_dead_lettered() {
     let (_redis, receiver, config, thorn, keys, mut c) = grouped().await;
-    let poisoned = thorn
-        .send(Event::new("tick.poison", json!({})).unwrap())
-        .await
-        .unwrap()
-        .outcomes[0]
-        .delivery;
+    let poisoned = send_one(&thorn, "tick.poison").await;
     // Runs of `w1` died holding it, `MAX_HANDOVERS - 1` times; it idled
     // for no time, so no other worker would reclaim it yet.
     hand_new_entries_to(&mut c, &keys.stream, "w1").await;
     let ids = stream_ids(&mut c, &keys.stream).await;
-    let _: redis::Value = redis::cmd("XCLAIM")
-        .arg(&keys.stream)
-        .arg("thorn")
-        .arg("w1")
-        .arg(0)
-        .arg(&ids[0])
-        .arg("RETRYCOUNT")
-        .arg(MAX_HANDOVERS - 1)
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let healthy = thorn
-        .send(Event::new("tick.ok", json!({})).unwrap())
-        .await
-        .unwrap()
-        .outcomes[0]
-        .delivery;
+    claim_as(&mut c, &keys.stream, "w1", &ids[0], 0, MAX_HANDOVERS - 1).await;
+    let healthy = send_one(&thorn, "tick.ok").await;
 
     let worker = Worker::builder(config.clone())
         .consumer_name("w1")

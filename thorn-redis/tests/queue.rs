@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::{
-    RunningWorker, WAIT, config, conn, grouped, hand_new_entries_to, queue, redis, stream_ids,
-    subscribe, thorn,
+    RunningWorker, WAIT, claim_as, config, conn, grouped, hand_new_entries_to, queue, redis,
+    send_one, stream_ids, subscribe, thorn,
 };
 use redis::AsyncCommands;
 use serde_json::json;
@@ -602,26 +602,15 @@ async fn entries_handed_to_this_consumer_but_never_seen_are_recovered_at_once() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_handed_over_too_often_is_dead_lettered_not_delivered() {
     let (_redis, receiver, config, thorn, keys, mut c) = grouped().await;
-    let poisoned = thorn.send(event("tick.poison", 0)).await.unwrap().outcomes[0].delivery;
+    let poisoned = send_one(&thorn, "tick.poison").await;
     let ids: Vec<String> = stream_ids(&mut c, &keys.stream).await;
     assert_eq!(ids.len(), 1);
     // A worker `ghost` took it, and workers before it died holding it: it
     // has been handed over MAX_HANDOVERS - 1 times, and idled for an hour.
     hand_new_entries_to(&mut c, &keys.stream, "ghost").await;
-    let _: redis::Value = redis::cmd("XCLAIM")
-        .arg(&keys.stream)
-        .arg("thorn")
-        .arg("ghost")
-        .arg(0)
-        .arg(&ids[0])
-        .arg("IDLE")
-        .arg(3_600_000)
-        .arg("RETRYCOUNT")
-        .arg(thorn_redis::MAX_HANDOVERS - 1)
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let healthy = thorn.send(event("tick.ok", 1)).await.unwrap().outcomes[0].delivery;
+    let handovers = thorn_redis::MAX_HANDOVERS - 1;
+    claim_as(&mut c, &keys.stream, "ghost", &ids[0], 3_600_000, handovers).await;
+    let healthy = send_one(&thorn, "tick.ok").await;
 
     let running = RunningWorker::with_config(config.clone());
     assert_eq!(receiver.wait_for(1, WAIT).await, 1);

@@ -9,15 +9,16 @@
 use std::time::Duration;
 
 use serde_json::json;
-use thorn::{Config, Digest, Event, RecipientPolicy, Status, Subscriber, Thorn};
+use thorn::{Config, Digest, Event, RecipientPolicy, Secret, Status, Subscriber, Thorn};
 use thorn_testkit::receiver::MockReceiver;
-
-const SECRET: &str = "s3cret";
 
 #[tokio::main]
 async fn main() -> thorn::Result<()> {
+    // A new random secret, shared by the subscriptions and the receiver.
+    let secret = Secret::generate();
+    let secret = secret.expose();
     let receiver = MockReceiver::builder()
-        .secret(SECRET, Digest::Sha256)
+        .secret(secret, Digest::Sha256)
         .start()
         .await
         .expect("a local port for the receiver");
@@ -35,10 +36,10 @@ async fn main() -> thorn::Result<()> {
     );
 
     thorn
-        .subscribe(Subscriber::builder("article.*", receiver.url("/articles"), SECRET).build()?)
+        .subscribe(Subscriber::builder("article.*", receiver.url("/articles"), secret).build()?)
         .await?;
     thorn
-        .subscribe(Subscriber::builder("*.created", receiver.url("/created"), SECRET).build()?)
+        .subscribe(Subscriber::builder("*.created", receiver.url("/created"), secret).build()?)
         .await?;
 
     let mut report = thorn

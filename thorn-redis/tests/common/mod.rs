@@ -121,6 +121,37 @@ pub async fn hand_new_entries_to(c: &mut MultiplexedConnection, stream: &str, na
         .unwrap();
 }
 
+/// Makes `consumer` hold the pending entry `id`, as if it had been handed
+/// over `handovers` times and had idled for `idle_ms`.
+pub async fn claim_as(
+    c: &mut MultiplexedConnection,
+    stream: &str,
+    consumer: &str,
+    id: &str,
+    idle_ms: u64,
+    handovers: usize,
+) {
+    let _: redis::Value = redis::cmd("XCLAIM")
+        .arg(stream)
+        .arg("thorn")
+        .arg(consumer)
+        .arg(0)
+        .arg(id)
+        .arg("IDLE")
+        .arg(idle_ms)
+        .arg("RETRYCOUNT")
+        .arg(handovers)
+        .query_async(c)
+        .await
+        .unwrap();
+}
+
+/// Sends an event `name` with empty data; the id of its one delivery.
+pub async fn send_one(thorn: &Thorn, name: &str) -> uuid::Uuid {
+    let event = thorn_core::Event::new(name, serde_json::json!({})).unwrap();
+    thorn.send(event).await.unwrap().outcomes[0].delivery
+}
+
 /// The ids of the entries in `stream`, oldest first.
 pub async fn stream_ids(c: &mut MultiplexedConnection, stream: &str) -> Vec<String> {
     let reply: redis::streams::StreamRangeReply = c.xrange_all(stream).await.unwrap();
