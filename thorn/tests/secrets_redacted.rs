@@ -1,12 +1,13 @@
 //! No secret shows in the `Debug` of any public type that can hold one:
-//! subscriptions and their builder, secrets, configs, the Redis backend's
-//! options, the worker's builder, and dead letters read from a real Redis.
+//! subscriptions and their builder, secrets, configs, events, the Redis
+//! backend's options, dispatcher and store, the worker and its builder, and
+//! dead letters read from a real Redis.
 #![cfg(feature = "redis")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
 
-use thorn::redis::{DeadLetters, RedisOptions, Worker};
+use thorn::redis::{DeadLetters, RedisDispatcher, RedisOptions, RedisStore, Worker};
 use thorn::testkit::{receiver::MockReceiver, receiver::Reply, redis_server::RedisServer};
 use thorn::{Config, Event, RecipientPolicy, Secret, Subscriber, Thorn};
 
@@ -32,6 +33,7 @@ async fn no_public_type_shows_a_secret_in_debug() {
 
     let url = format!("redis://:{REDIS_PASSWORD}@127.0.0.1:6379/0");
     let config = Config::builder().redis_url(&url).build().unwrap();
+    let config_with_secrets = config.clone();
     assert_redacted("Config", format!("{config:?}"));
     assert_redacted(
         "ConfigBuilder",
