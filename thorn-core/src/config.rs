@@ -207,14 +207,8 @@ impl Config {
             }
         }
         let get = |name: &str| c.vars.get(name).map(|s| s.trim().to_owned());
-        if let Some(v) = get("THORN_DISPATCHER") {
-            if v.is_empty() {
-                return Err(Error::setting(
-                    "THORN_DISPATCHER",
-                    &v,
-                    "give a backend name such as default, redis or disabled",
-                ));
-            }
+        // Set but empty (`THORN_DISPATCHER=`) means the default, as unset.
+        if let Some(v) = get("THORN_DISPATCHER").filter(|v| !v.is_empty()) {
             c.dispatcher = v;
         }
         if let Some(v) = get("THORN_CHUNKSIZE") {
@@ -414,18 +408,12 @@ impl ConfigBuilder {
         ConfigBuilder(self.0.and_then(|mut c| f(&mut c).map(|()| c)))
     }
 
-    /// The backend's registered name.
+    /// The backend's registered name; empty means the default.
     pub fn dispatcher(self, name: impl Into<String>) -> Self {
         let name = name.into();
         self.map(|c| {
-            if name.trim().is_empty() {
-                return Err(Error::setting(
-                    "THORN_DISPATCHER",
-                    &name,
-                    "give a backend name",
-                ));
-            }
-            c.dispatcher = name;
+            let name = name.trim();
+            c.dispatcher = if name.is_empty() { "default" } else { name }.to_owned();
             Ok(())
         })
     }
@@ -629,7 +617,6 @@ mod tests {
     #[test]
     fn a_bad_value_of_each_names_variable_and_value() {
         let cases = [
-            ("THORN_DISPATCHER", " "),
             ("THORN_CHUNKSIZE", "0"),
             ("THORN_CHUNKSIZE", "ten"),
             ("THORN_EVENT_TIMEOUT", "soon"),
@@ -656,8 +643,9 @@ mod tests {
             }
             assert!(err.is_invalid_input());
         }
-        // Every variable has a bad-value case.
-        for var in VARIABLES {
+        // Every variable has a bad-value case, but the backend's name: any
+        // name is one (an unknown one fails when the backend is built).
+        for var in VARIABLES.iter().filter(|v| **v != "THORN_DISPATCHER") {
             assert!(
                 cases.iter().any(|(v, _)| v == var),
                 "{var} has no bad-value case"
@@ -703,6 +691,18 @@ mod tests {
         }
         let zero = RetryPolicy::default().with_delays(Duration::ZERO, Duration::from_secs(1));
         assert!(Config::builder().retry(zero).build().is_err());
+    }
+
+    #[test]
+    fn an_empty_dispatcher_means_the_default() {
+        for value in ["", "  "] {
+            assert_eq!(
+                from(&[("THORN_DISPATCHER", value)]).unwrap().dispatcher,
+                "default"
+            );
+            let built = Config::builder().dispatcher(value).build().unwrap();
+            assert_eq!(built.dispatcher, "default");
+        }
     }
 
     #[test]

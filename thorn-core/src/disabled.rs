@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::delivery::Batch;
-use crate::dispatcher::{BoxFuture, Dispatcher};
+use crate::dispatcher::Dispatcher;
 use crate::error::Result;
 use crate::report::{Outcome, Report, Status};
 
@@ -24,12 +24,13 @@ impl Disabled {
     }
 }
 
+#[async_trait::async_trait]
 impl Dispatcher for Disabled {
     fn name(&self) -> &str {
         NAME
     }
 
-    fn dispatch<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Report>> {
+    async fn dispatch(&self, batch: &Batch) -> Result<Report> {
         let outcomes: Vec<Outcome> = batch
             .deliveries()
             .map(|d| Outcome::new(d, Status::Dropped))
@@ -40,6 +41,6 @@ impl Dispatcher for Disabled {
             dropped = outcomes.len(),
             "thorn dispatcher disabled: deliveries dropped"
         );
-        Box::pin(std::future::ready(Ok(Report { outcomes })))
+        Ok(Report { outcomes })
     }
 }

@@ -67,13 +67,20 @@ pub enum Error {
         reason: String,
     },
     /// No backend is registered under the asked name.
-    #[error("unknown dispatcher {name:?}; registered dispatchers: {}", known.join(", "))]
+    #[error(
+        "unknown dispatcher {name:?}; registered dispatchers: {}{}",
+        known.join(", "),
+        hint.as_deref().map(|h| format!("; to use {name:?}, {h}")).unwrap_or_default()
+    )]
     UnknownDispatcher {
         /// The name asked for (`THORN_DISPATCHER`; [`excerpt`] of it when
         /// long).
         name: String,
         /// Every registered name, sorted.
         known: Vec<String>,
+        /// How to get the backend, when the registry knows of it (a crate
+        /// feature that is off).
+        hint: Option<String>,
     },
     /// The recipient policy refuses a URL or an address.
     #[error("recipient refused: {0}")]

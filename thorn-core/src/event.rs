@@ -235,7 +235,7 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().len() < 300, "{err}");
         let err = crate::Config::builder()
-            .dispatcher(" ".repeat(5_000))
+            .redis_queue("no spaces ".repeat(500))
             .build()
             .unwrap_err();
         assert!(err.to_string().len() < 300, "{err}");

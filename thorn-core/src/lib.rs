@@ -20,6 +20,7 @@ pub mod store;
 pub mod subscriber;
 mod thorn;
 
+pub use async_trait::async_trait;
 pub use buffer::BufferOptions;
 pub use config::{Config, ConfigBuilder, Extensions};
 pub use delivery::{Batch, Delivery, PreparedEvent, Signature};

@@ -20,7 +20,7 @@ pub type Factory = Arc<dyn Fn(&Config) -> Result<Arc<dyn Dispatcher>> + Send + S
 /// use std::sync::Arc;
 /// use thorn_core::{Config, Registry, disabled::Disabled};
 /// let mut registry = Registry::new();
-/// registry.register("quiet", |_config: &Config| Ok(Arc::new(Disabled::default()) as _));
+/// registry.register("quiet", |_config: &Config| Ok(Disabled::default()));
 /// assert_eq!(registry.names().collect::<Vec<_>>(), ["disabled", "quiet"]);
 /// let err = registry.build_named("nope", &Config::default()).unwrap_err();
 /// assert!(err.to_string().contains("disabled, quiet"));
@@ -28,6 +28,8 @@ pub type Factory = Arc<dyn Fn(&Config) -> Result<Arc<dyn Dispatcher>> + Send + S
 #[derive(Clone)]
 pub struct Registry {
     factories: BTreeMap<String, Factory>,
+    /// Backends known by name but not registered, with how to get them.
+    hints: BTreeMap<String, String>,
 }
 
 impl Default for Registry {
@@ -47,19 +49,37 @@ impl Registry {
     pub fn new() -> Self {
         let mut r = Registry {
             factories: BTreeMap::new(),
+            hints: BTreeMap::new(),
         };
-        r.register(disabled::NAME, |_: &Config| {
-            Ok(Arc::new(Disabled::default()) as Arc<dyn Dispatcher>)
-        });
+        r.register(disabled::NAME, |_: &Config| Ok(Disabled::default()));
         r
     }
 
-    /// Registers (or replaces) the backend `name`.
-    pub fn register<F>(&mut self, name: impl Into<String>, factory: F) -> &mut Self
+    /// Registers (or replaces) the backend `name`, built by `factory` from
+    /// the config: any concrete [`Dispatcher`] (an `Arc` of one shares a
+    /// single instance).
+    pub fn register<D, F>(&mut self, name: impl Into<String>, factory: F) -> &mut Self
     where
-        F: Fn(&Config) -> Result<Arc<dyn Dispatcher>> + Send + Sync + 'static,
+        D: Dispatcher + 'static,
+        F: Fn(&Config) -> Result<D> + Send + Sync + 'static,
     {
-        self.factories.insert(name.into(), Arc::new(factory));
+        let factory: Factory =
+            Arc::new(move |config| factory(config).map(|d| Arc::new(d) as Arc<dyn Dispatcher>));
+        let name = name.into();
+        self.hints.remove(&name);
+        self.factories.insert(name, factory);
+        self
+    }
+
+    /// Names a backend that is not registered here and says how to get it
+    /// (say, `enable the "redis" feature of the thorn crate`), so that
+    /// asking for it explains instead of only listing what is registered.
+    /// Registering the name later drops the hint.
+    pub fn hint(&mut self, name: impl Into<String>, how: impl Into<String>) -> &mut Self {
+        let name = name.into();
+        if !self.factories.contains_key(&name) {
+            self.hints.insert(name, how.into());
+        }
         self
     }
 
@@ -85,6 +105,7 @@ impl Registry {
             None => Err(Error::UnknownDispatcher {
                 name: crate::error::excerpt(name),
                 known: self.factories.keys().cloned().collect(),
+                hint: self.hints.get(name).cloned(),
             }),
         }
     }

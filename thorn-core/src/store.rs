@@ -17,33 +17,77 @@ use std::sync::{Arc, RwLock};
 
 use uuid::Uuid;
 
-use crate::dispatcher::BoxFuture;
 use crate::error::{Error, Result};
 use crate::event::EventName;
 use crate::pattern::SubscriptionIndex;
 use crate::subscriber::Subscriber;
 
 /// A source of subscriptions that Thorn matches events against.
+/// Implement it with [`async_trait`](crate::async_trait).
+///
+/// Only [`matching`](Self::matching) is required: it is all a send needs.
+/// The methods that change or list subscriptions have defaults that answer
+/// with an error saying the store does not support them, so a read-only
+/// store (a fixed list, a view of another system) is a few lines:
+///
+/// ```
+/// use std::sync::Arc;
+/// use thorn_core::{EventName, Result, Subscriber, SubscriberStore, async_trait};
+///
+/// #[derive(Debug)]
+/// struct Everyone(Vec<Arc<Subscriber>>);
+///
+/// #[async_trait]
+/// impl SubscriberStore for Everyone {
+///     async fn matching(&self, _event: &EventName, _sender: Option<&str>) -> Result<Vec<Arc<Subscriber>>> {
+///         Ok(self.0.clone())
+///     }
+/// }
+/// ```
+#[async_trait::async_trait]
 pub trait SubscriberStore: Send + Sync + std::fmt::Debug {
     /// The subscriptions matching `event` (with a `sender`, only that
     /// owner's).
-    fn matching<'a>(
-        &'a self,
-        event: &'a EventName,
-        sender: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Vec<Arc<Subscriber>>>>;
+    async fn matching(
+        &self,
+        event: &EventName,
+        sender: Option<&str>,
+    ) -> Result<Vec<Arc<Subscriber>>>;
 
     /// Adds or replaces (by id) a subscription.
-    fn add(&self, subscriber: Subscriber) -> BoxFuture<'_, Result<()>>;
+    async fn add(&self, subscriber: Subscriber) -> Result<()> {
+        let _ = subscriber;
+        Err(unsupported(self, "adding subscriptions"))
+    }
 
     /// Removes a subscription; whether it existed.
-    fn remove(&self, id: Uuid) -> BoxFuture<'_, Result<bool>>;
+    async fn remove(&self, id: Uuid) -> Result<bool> {
+        let _ = id;
+        Err(unsupported(self, "removing subscriptions"))
+    }
 
     /// The subscription with this id.
-    fn get(&self, id: Uuid) -> BoxFuture<'_, Result<Option<Arc<Subscriber>>>>;
+    async fn get(&self, id: Uuid) -> Result<Option<Arc<Subscriber>>> {
+        let _ = id;
+        Err(unsupported(self, "looking subscriptions up by id"))
+    }
 
     /// Every subscription of one owner.
-    fn by_owner<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<Vec<Arc<Subscriber>>>>;
+    async fn by_owner(&self, owner: &str) -> Result<Vec<Arc<Subscriber>>> {
+        let _ = owner;
+        Err(unsupported(self, "listing an owner's subscriptions"))
+    }
+}
+
+/// The error of a store method that a store does not implement.
+fn unsupported<S: SubscriberStore + ?Sized>(store: &S, what: &str) -> Error {
+    Error::Store {
+        retryable: false,
+        source: format!(
+            "{store:?} does not support {what}; use a store that does, such as MemoryStore"
+        )
+        .into(),
+    }
 }
 
 /// Subscriptions in memory, indexed for matching.
@@ -105,36 +149,37 @@ impl MemoryStore {
     }
 }
 
+#[async_trait::async_trait]
 impl SubscriberStore for MemoryStore {
-    fn matching<'a>(
-        &'a self,
-        event: &'a EventName,
-        sender: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Vec<Arc<Subscriber>>>> {
-        Box::pin(std::future::ready(Ok(self.matching_now(event, sender))))
+    async fn matching(
+        &self,
+        event: &EventName,
+        sender: Option<&str>,
+    ) -> Result<Vec<Arc<Subscriber>>> {
+        Ok(self.matching_now(event, sender))
     }
 
-    fn add(&self, subscriber: Subscriber) -> BoxFuture<'_, Result<()>> {
-        let r = subscriber.validate().map(|()| self.insert(subscriber));
-        Box::pin(std::future::ready(r))
+    async fn add(&self, subscriber: Subscriber) -> Result<()> {
+        subscriber.validate()?;
+        self.insert(subscriber);
+        Ok(())
     }
 
-    fn remove(&self, id: Uuid) -> BoxFuture<'_, Result<bool>> {
-        Box::pin(std::future::ready(Ok(self.write().remove(id).is_some())))
+    async fn remove(&self, id: Uuid) -> Result<bool> {
+        Ok(self.write().remove(id).is_some())
     }
 
-    fn get(&self, id: Uuid) -> BoxFuture<'_, Result<Option<Arc<Subscriber>>>> {
-        Box::pin(std::future::ready(Ok(self.read().get(id).cloned())))
+    async fn get(&self, id: Uuid) -> Result<Option<Arc<Subscriber>>> {
+        Ok(self.read().get(id).cloned())
     }
 
-    fn by_owner<'a>(&'a self, owner: &'a str) -> BoxFuture<'a, Result<Vec<Arc<Subscriber>>>> {
-        let subs = self
+    async fn by_owner(&self, owner: &str) -> Result<Vec<Arc<Subscriber>>> {
+        Ok(self
             .read()
             .iter()
             .filter(|s| s.owner.as_deref() == Some(owner))
             .cloned()
-            .collect();
-        Box::pin(std::future::ready(Ok(subs)))
+            .collect())
     }
 }
 

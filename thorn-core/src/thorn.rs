@@ -134,6 +134,23 @@ impl Thorn {
             .build()
     }
 
+    /// A Thorn with the settings of the process environment
+    /// ([`Config::from_env`]) and the backend `THORN_DISPATCHER` names,
+    /// from `registry`: the way to combine the environment with backends of
+    /// your own.
+    ///
+    /// ```no_run
+    /// use thorn_core::{Registry, Thorn, disabled::Disabled};
+    /// let mut registry = Registry::new();
+    /// registry.register("quiet", |_config: &thorn_core::Config| Ok(Disabled::default()));
+    /// // With THORN_DISPATCHER=quiet in the environment, the Thorn uses it.
+    /// let thorn = Thorn::from_env_with(&registry).unwrap();
+    /// # let _ = thorn;
+    /// ```
+    pub fn from_env_with(registry: &Registry) -> Result<Self> {
+        Self::new(Config::from_env()?, registry)
+    }
+
     /// The settings.
     pub fn config(&self) -> &Config {
         &self.inner.config
@@ -156,6 +173,11 @@ impl Thorn {
     pub async fn subscribe(&self, subscriber: Subscriber) -> Result<()> {
         self.inner.config.recipients.check_url(subscriber.url())?;
         self.inner.store.add(subscriber).await
+    }
+
+    /// Removes the subscription `id` from the store; whether it was there.
+    pub async fn unsubscribe(&self, id: Uuid) -> Result<bool> {
+        self.inner.store.remove(id).await
     }
 
     /// How many events are held for the next flush (outside any scope).

@@ -328,22 +328,18 @@ struct Gated {
     entered: tokio::sync::Notify,
 }
 
+#[thorn_core::async_trait]
 impl thorn_core::Dispatcher for Gated {
     fn name(&self) -> &str {
         "gated"
     }
 
-    fn dispatch<'a>(
-        &'a self,
-        batch: &'a thorn_core::Batch,
-    ) -> thorn_core::BoxFuture<'a, thorn_core::Result<thorn_core::Report>> {
-        Box::pin(async move {
-            self.entered.notify_one();
-            if let Ok(permit) = self.gate.acquire().await {
-                permit.forget();
-            }
-            self.recorder.dispatch(batch).await
-        })
+    async fn dispatch(&self, batch: &thorn_core::Batch) -> thorn_core::Result<thorn_core::Report> {
+        self.entered.notify_one();
+        if let Ok(permit) = self.gate.acquire().await {
+            permit.forget();
+        }
+        self.recorder.dispatch(batch).await
     }
 }
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 use thorn_core::{
-    Batch, BoxFuture, Config, ContentType, Dispatcher, Event, Registry, Report, Result, Status,
-    Subscriber, Thorn, disabled::Disabled,
+    Batch, Config, ContentType, Dispatcher, Event, Registry, Report, Result, Status, Subscriber,
+    Thorn, disabled::Disabled,
 };
 use thorn_testkit::recording::{self, Recorder};
 
@@ -194,11 +194,12 @@ struct Custom {
     label: String,
 }
 
+#[thorn_core::async_trait]
 impl Dispatcher for Custom {
     fn name(&self) -> &str {
         "custom"
     }
-    fn dispatch<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Report>> {
+    async fn dispatch(&self, batch: &Batch) -> Result<Report> {
         let outcomes = batch
             .deliveries()
             .map(|d| thorn_core::Outcome {
@@ -206,7 +207,7 @@ impl Dispatcher for Custom {
                 ..thorn_core::Outcome::new(d, Status::Queued)
             })
             .collect();
-        Box::pin(async move { Ok(Report { outcomes }) })
+        Ok(Report { outcomes })
     }
 }
 
@@ -214,9 +215,9 @@ impl Dispatcher for Custom {
 async fn custom_backend_chosen_by_env_name() {
     let mut registry = Registry::new();
     registry.register("custom", |c: &Config| {
-        Ok(Arc::new(Custom {
+        Ok(Custom {
             label: format!("chunk={}", c.chunk_size),
-        }) as Arc<dyn Dispatcher>)
+        })
     });
     let vars: HashMap<&str, &str> =
         [("THORN_DISPATCHER", "custom"), ("THORN_CHUNKSIZE", "7")].into();

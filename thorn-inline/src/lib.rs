@@ -45,8 +45,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use thorn_core::{
-    Batch, BoxFuture, Config, Delivery, Dispatcher, Outcome, Registry, Report, Result, RetryPolicy,
-    SharedObserver, Status,
+    Batch, Config, Delivery, Dispatcher, Outcome, Registry, Report, Result, RetryPolicy,
+    SharedObserver, Status, async_trait,
 };
 use thorn_http::{Attempt, HttpClient, Verdict};
 use tokio::task::JoinSet;
@@ -67,9 +67,7 @@ pub const MAX_DELAY: Duration = Duration::from_secs(1);
 /// `Config::extensions` (to share one pool with other code), else builds
 /// one from the config; likewise for [`Metrics`].
 pub fn register(registry: &mut Registry) {
-    registry.register(NAME, |config: &Config| {
-        Ok(Arc::new(Inline::new(config)?) as Arc<dyn Dispatcher>)
-    });
+    registry.register(NAME, Inline::new);
 }
 
 /// The `"default"` backend. Cheap to clone; clones share the HTTP client
@@ -273,12 +271,13 @@ fn lanes(batch: &Batch) -> Vec<Lane> {
     lanes
 }
 
+#[async_trait]
 impl Dispatcher for Inline {
     fn name(&self) -> &str {
         NAME
     }
 
-    fn dispatch<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Report>> {
-        Box::pin(async move { Ok(self.dispatch_batch(batch).await) })
+    async fn dispatch(&self, batch: &Batch) -> Result<Report> {
+        Ok(self.dispatch_batch(batch).await)
     }
 }

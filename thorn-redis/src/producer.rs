@@ -1,9 +1,8 @@
 //! The `"redis"` dispatcher: enqueues deliveries to the queue's stream.
 
 use std::fmt;
-use std::sync::Arc;
 
-use thorn_core::{Batch, BoxFuture, Config, Dispatcher, Outcome, Registry, Report, Status};
+use thorn_core::{Batch, Config, Dispatcher, Outcome, Registry, Report, Status, async_trait};
 
 use crate::entry::EntryEncoder;
 use crate::error::Result;
@@ -21,9 +20,7 @@ pub const MAX_DELIVERIES_PER_ENTRY: usize = 500;
 /// Registers the `"redis"` backend in `registry`.
 pub fn register(registry: &mut Registry) {
     registry.register(NAME, |config: &Config| {
-        let d = RedisDispatcher::new(config)
-            .map_err(|e| thorn_core::Error::dispatch(NAME, false, e))?;
-        Ok(Arc::new(d) as Arc<dyn Dispatcher>)
+        RedisDispatcher::new(config).map_err(|e| thorn_core::Error::dispatch(NAME, false, e))
     });
 }
 
@@ -147,17 +144,16 @@ impl RedisDispatcher {
     }
 }
 
+#[async_trait]
 impl Dispatcher for RedisDispatcher {
     fn name(&self) -> &str {
         NAME
     }
 
-    fn dispatch<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, thorn_core::Result<Report>> {
-        Box::pin(async move {
-            self.enqueue(batch).await.map_err(|e| {
-                let retryable = e.is_retryable();
-                thorn_core::Error::dispatch(NAME, retryable, e)
-            })
+    async fn dispatch(&self, batch: &Batch) -> thorn_core::Result<Report> {
+        self.enqueue(batch).await.map_err(|e| {
+            let retryable = e.is_retryable();
+            thorn_core::Error::dispatch(NAME, retryable, e)
         })
     }
 }

@@ -13,7 +13,7 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use redis::AsyncCommands;
-use thorn_core::{BoxFuture, EventName, Subscriber, SubscriberStore, SubscriptionIndex};
+use thorn_core::{EventName, Subscriber, SubscriberStore, SubscriptionIndex, async_trait};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
@@ -161,44 +161,36 @@ pub fn into_core(e: Error) -> thorn_core::Error {
     }
 }
 
+#[async_trait]
 impl SubscriberStore for RedisStore {
-    fn matching<'a>(
-        &'a self,
-        event: &'a EventName,
-        sender: Option<&'a str>,
-    ) -> BoxFuture<'a, thorn_core::Result<Vec<Arc<Subscriber>>>> {
-        Box::pin(async move {
-            let index = self.index().await.map_err(into_core)?;
-            Ok(index.matching(event, sender))
-        })
+    async fn matching(
+        &self,
+        event: &EventName,
+        sender: Option<&str>,
+    ) -> thorn_core::Result<Vec<Arc<Subscriber>>> {
+        let index = self.index().await.map_err(into_core)?;
+        Ok(index.matching(event, sender))
     }
 
-    fn add(&self, subscriber: Subscriber) -> BoxFuture<'_, thorn_core::Result<()>> {
-        Box::pin(async move { self.put(subscriber).await.map_err(into_core) })
+    async fn add(&self, subscriber: Subscriber) -> thorn_core::Result<()> {
+        self.put(subscriber).await.map_err(into_core)
     }
 
-    fn remove(&self, id: Uuid) -> BoxFuture<'_, thorn_core::Result<bool>> {
-        Box::pin(async move { self.delete(id).await.map_err(into_core) })
+    async fn remove(&self, id: Uuid) -> thorn_core::Result<bool> {
+        self.delete(id).await.map_err(into_core)
     }
 
-    fn get(&self, id: Uuid) -> BoxFuture<'_, thorn_core::Result<Option<Arc<Subscriber>>>> {
-        Box::pin(async move {
-            let index = self.index().await.map_err(into_core)?;
-            Ok(index.get(id).cloned())
-        })
+    async fn get(&self, id: Uuid) -> thorn_core::Result<Option<Arc<Subscriber>>> {
+        let index = self.index().await.map_err(into_core)?;
+        Ok(index.get(id).cloned())
     }
 
-    fn by_owner<'a>(
-        &'a self,
-        owner: &'a str,
-    ) -> BoxFuture<'a, thorn_core::Result<Vec<Arc<Subscriber>>>> {
-        Box::pin(async move {
-            let index = self.index().await.map_err(into_core)?;
-            Ok(index
-                .iter()
-                .filter(|s| s.owner.as_deref() == Some(owner))
-                .cloned()
-                .collect())
-        })
+    async fn by_owner(&self, owner: &str) -> thorn_core::Result<Vec<Arc<Subscriber>>> {
+        let index = self.index().await.map_err(into_core)?;
+        Ok(index
+            .iter()
+            .filter(|s| s.owner.as_deref() == Some(owner))
+            .cloned()
+            .collect())
     }
 }

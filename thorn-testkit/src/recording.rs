@@ -5,8 +5,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use thorn_core::{
-    Batch, BoxFuture, Config, Delivery, Dispatcher, Error, Outcome, Registry, Report, Result,
-    Status,
+    Batch, Config, Delivery, Dispatcher, Error, Outcome, Registry, Report, Result, Status,
+    async_trait,
 };
 use tokio::sync::Notify;
 
@@ -29,9 +29,7 @@ struct Inner {
 
 /// Registers `recorder` as the backend [`NAME`] of `registry`.
 pub fn register(registry: &mut Registry, recorder: Recorder) {
-    registry.register(NAME, move |_: &Config| {
-        Ok(Arc::new(recorder.clone()) as Arc<dyn Dispatcher>)
-    });
+    registry.register(NAME, move |_: &Config| Ok(recorder.clone()));
 }
 
 impl Recorder {
@@ -129,12 +127,13 @@ impl Recorder {
     }
 }
 
+#[async_trait]
 impl Dispatcher for Recorder {
     fn name(&self) -> &str {
         NAME
     }
 
-    fn dispatch<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<Report>> {
+    async fn dispatch(&self, batch: &Batch) -> Result<Report> {
         let failing = self
             .inner
             .fail_next
@@ -142,7 +141,7 @@ impl Dispatcher for Recorder {
             .is_ok();
         if failing {
             let err = Error::dispatch(NAME, true, "recording backend told to fail (fail_next)");
-            return Box::pin(std::future::ready(Err(err)));
+            return Err(err);
         }
         let outcomes = batch
             .deliveries()
@@ -154,6 +153,6 @@ impl Dispatcher for Recorder {
             .collect();
         self.batches_lock().push(batch.clone());
         self.inner.changed.notify_waiters();
-        Box::pin(std::future::ready(Ok(Report { outcomes })))
+        Ok(Report { outcomes })
     }
 }

@@ -29,13 +29,30 @@ pub fn registry() -> Registry {
     thorn_inline::register(&mut registry);
     #[cfg(feature = "redis")]
     thorn_redis::register(&mut registry);
-    #[cfg(feature = "testkit")]
-    thorn_testkit::recording::register(&mut registry, thorn_testkit::recording::Recorder::global());
+    #[cfg(not(feature = "inline"))]
+    registry.hint(
+        "default",
+        "enable the \"inline\" feature of the thorn crate",
+    );
+    #[cfg(not(feature = "redis"))]
+    registry.hint("redis", "enable the \"redis\" feature of the thorn crate");
     registry
 }
 
 /// Builds a [`Thorn`] from the process environment: [`Config::from_env`]
 /// and the backend that `THORN_DISPATCHER` names, from [`registry()`].
+///
+/// With backends of your own, add them to that registry and build with
+/// [`Thorn::from_env_with`]:
+///
+/// ```no_run
+/// # fn main() -> thorn::Result<()> {
+/// use thorn::{Thorn, disabled::Disabled};
+/// let mut registry = thorn::registry();
+/// registry.register("quiet", |_config: &thorn::Config| Ok(Disabled::default()));
+/// let thorn = Thorn::from_env_with(&registry)?; // THORN_DISPATCHER=quiet works
+/// # let _ = thorn; Ok(()) }
+/// ```
 pub trait FromEnv: Sized {
     /// Reads `THORN_*` and builds.
     fn from_env() -> Result<Self>;

@@ -6,10 +6,44 @@ fn registry_holds_enabled_backends() {
     let registry = thorn::registry();
     let names: Vec<&str> = registry.names().collect();
     assert!(names.contains(&"disabled"), "{names:?}");
-    #[cfg(feature = "testkit")]
-    assert!(names.contains(&"recording"), "{names:?}");
+    // The recording backend is registered only where a test asks for it
+    // (`thorn::testkit::recording::register`), never into this registry.
+    assert!(!names.contains(&"recording"), "{names:?}");
     let err = registry
         .build_named("nope", &thorn::Config::default())
         .unwrap_err();
     assert!(err.to_string().contains("disabled"), "{err}");
+}
+
+#[test]
+fn a_backend_whose_feature_is_off_says_which_feature_to_enable() {
+    let registry = thorn::registry();
+    let built = registry.build_named("redis", &thorn::Config::default());
+    #[cfg(feature = "redis")]
+    assert_eq!(built.unwrap().name(), "redis");
+    #[cfg(not(feature = "redis"))]
+    {
+        let err = built.unwrap_err().to_string();
+        assert!(err.contains("enable the \"redis\" feature"), "{err}");
+    }
+}
+
+#[test]
+fn a_hint_goes_once_the_name_is_registered() {
+    let config = thorn::Config::default();
+    let mut registry = thorn::Registry::new();
+    registry.hint("queue", "add the queue crate");
+    let err = registry.build_named("queue", &config).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("to use \"queue\", add the queue crate"),
+        "{err}"
+    );
+    registry.register("queue", |_: &thorn::Config| {
+        Ok(thorn::disabled::Disabled::default())
+    });
+    assert_eq!(
+        registry.build_named("queue", &config).unwrap().name(),
+        "disabled"
+    );
 }

@@ -51,8 +51,19 @@ async fn no_public_type_shows_a_secret_in_debug() {
     );
     assert_redacted(
         "DeadLetters",
-        format!("{:?}", DeadLetters::new(options).unwrap()),
+        format!("{:?}", DeadLetters::new(options.clone()).unwrap()),
     );
+    let store = RedisStore::new(&options, "subs").unwrap();
+    assert_redacted("RedisStore", format!("{store:?}"));
+    let dispatcher = RedisDispatcher::with_options(options, 10).unwrap();
+    assert_redacted("RedisDispatcher", format!("{dispatcher:?}"));
+    let thorn = Thorn::new(config_with_secrets, &thorn::registry()).unwrap();
+    thorn.subscribe(subscriber.clone()).await.unwrap();
+    assert_redacted("Thorn", format!("{thorn:?}"));
+    let event = Event::new("order.paid", serde_json::json!({}))
+        .unwrap()
+        .also_to(subscriber);
+    assert_redacted("Event", format!("{event:?}"));
 
     // A dead letter holds the whole delivery, subscription included.
     let redis = RedisServer::start().await.expect("redis-server starts");

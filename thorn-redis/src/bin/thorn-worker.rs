@@ -11,7 +11,6 @@ use thorn_redis::{RedisOptions, Worker};
 
 /// Many tasks allocate at once in a worker; this allocator keeps them from
 /// contending on one heap lock.
-#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
