@@ -50,9 +50,30 @@ async fn no_public_type_shows_a_secret_in_debug() {
         format!("{:?}", Worker::builder(config).build().unwrap()),
     );
     assert_redacted(
+        "RedisStore",
+        format!("{:?}", RedisStore::new(&options, "subs").unwrap()),
+    );
+    assert_redacted(
         "DeadLetters",
         format!("{:?}", DeadLetters::new(options).unwrap()),
     );
+    assert_redacted(
+        "RedisDispatcher",
+        format!("{:?}", RedisDispatcher::new(&config_with_secrets).unwrap()),
+    );
+    let mut thorn_config = config_with_secrets;
+    thorn_config.dispatcher = thorn::redis::NAME.into();
+    assert_redacted(
+        "Thorn",
+        format!(
+            "{:?}",
+            Thorn::new(thorn_config, &thorn::registry()).unwrap()
+        ),
+    );
+    let event = Event::new("order.paid", serde_json::json!({"n": 1}))
+        .unwrap()
+        .also_to(subscriber);
+    assert_redacted("Event", format!("{event:?}"));
 
     // A dead letter holds the whole delivery, subscription included.
     let redis = RedisServer::start().await.expect("redis-server starts");
