@@ -33,6 +33,14 @@
 //!   subscription or answer 307/308; the signature headers are never sent
 //!   to an origin other than the subscription's.
 //!
+//! What an attempt means, and who hears of it, is one path for every
+//! backend that delivers with this client (the `"default"` and `"redis"`
+//! backends, and yours): [`AttemptRecorder`] maps each [`Attempt`] to a
+//! [`Status`](thorn_core::Status) ([`status_of`]), tells the config's
+//! observers, emits a `tracing` span per delivery and an event per attempt,
+//! and counts into [`Metrics`]; [`group_by_subscription`] splits a batch
+//! into per-subscription lanes sorted by URL origin.
+//!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> thorn_core::Result<()> {
@@ -58,10 +66,16 @@
 
 mod attempt;
 mod client;
+mod lanes;
+mod metrics;
+mod outcome;
 mod redirect;
 mod resolver;
 mod tls;
 
 pub use attempt::{Attempt, Verdict, retry_after};
 pub use client::HttpClient;
+pub use lanes::group_by_subscription;
+pub use metrics::{Metrics, MetricsSnapshot};
+pub use outcome::{AttemptRecorder, status_of};
 pub use tls::TrustedRoots;

@@ -20,7 +20,9 @@
 //!
 //! Every attempt is seen by `Config::observers` (non-final failures with
 //! [`Status::Retrying`]), by `tracing` (a `thorn.delivery` span per delivery,
-//! an event per attempt) and by the [`Metrics`] counters.
+//! an event per attempt) and by the [`Metrics`] counters, all through
+//! `thorn-http`'s [`AttemptRecorder`], the path the `"redis"` worker reports
+//! through too; the lanes are `thorn-http`'s [`group_by_subscription`].
 //!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
@@ -37,22 +39,21 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod metrics;
-
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use thorn_core::{
-    Batch, Config, Delivery, Dispatcher, Outcome, Registry, Report, Result, RetryPolicy,
-    SharedObserver, Status, async_trait,
+    Batch, Config, Delivery, Dispatcher, Outcome, Registry, Report, Result, RetryPolicy, Status,
+    async_trait,
 };
-use thorn_http::{Attempt, HttpClient, Verdict};
+use thorn_http::{AttemptRecorder, HttpClient, group_by_subscription};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
-pub use metrics::{Metrics, MetricsSnapshot};
+/// The counters of this backend, kept by `thorn-http` since every
+/// HTTP-delivering backend counts into the same ones.
+pub use thorn_http::{Metrics, MetricsSnapshot};
 
 /// The name this backend is registered under.
 pub const NAME: &str = "default";
@@ -77,8 +78,7 @@ pub struct Inline {
     client: HttpClient,
     retry: RetryPolicy,
     concurrency: usize,
-    observers: Arc<[SharedObserver]>,
-    metrics: Metrics,
+    recorder: AttemptRecorder,
 }
 
 impl Inline {
@@ -97,18 +97,13 @@ impl Inline {
             client,
             retry: config.retry,
             concurrency: config.concurrency.max(1),
-            observers: config.observers.iter().cloned().collect(),
-            metrics: config
-                .extensions
-                .get::<Metrics>()
-                .cloned()
-                .unwrap_or_default(),
+            recorder: AttemptRecorder::new(config),
         }
     }
 
     /// The counters of this backend.
     pub fn metrics(&self) -> &Metrics {
-        &self.metrics
+        self.recorder.metrics()
     }
 
     /// The HTTP client.
@@ -128,13 +123,7 @@ impl Inline {
     /// Delivers one delivery: attempts until success, a final failure, or
     /// the in-process limit.
     pub async fn deliver(&self, delivery: &Delivery) -> Outcome {
-        let span = tracing::info_span!(
-            "thorn.delivery",
-            delivery = %delivery.id,
-            event = %delivery.event,
-            subscription = %delivery.subscriber.id,
-            url = %delivery.subscriber.url,
-        );
+        let span = self.recorder.span(delivery);
         self.attempts(delivery).instrument(span).await
     }
 
@@ -143,43 +132,13 @@ impl Inline {
         let max = self.max_attempts();
         for n in 1..=max {
             let attempt = self.client.attempt(delivery, n).await;
-            self.metrics.attempt(attempt.refused);
-            outcome.attempts = n;
-            outcome.duration += attempt.duration;
-            outcome.http_status = attempt.status;
-            outcome.error.clone_from(&attempt.error);
-            let again = attempt.verdict == Verdict::Retryable && n < max;
-            outcome.status = status_of(&attempt, again);
-            tracing::info!(
-                attempt = n,
-                status = ?outcome.status,
-                http_status = attempt.status,
-                duration_ms = attempt.duration.as_millis() as u64,
-                error = attempt.error.as_deref(),
-                "thorn delivery attempt"
-            );
-            self.observe(&outcome, &attempt);
-            if !again {
+            if self.recorder.record(&mut outcome, &attempt, n, n < max) != Status::Retrying {
                 break;
             }
-            self.metrics.retry();
             let delay = self.retry.delay(n, attempt.retry_after).min(MAX_DELAY);
             tokio::time::sleep(delay).await;
         }
-        self.metrics.ended(outcome.status);
         outcome
-    }
-
-    fn observe(&self, outcome: &Outcome, attempt: &Attempt) {
-        for o in self.observers.iter() {
-            if attempt.is_success() {
-                o.on_success(outcome);
-            } else if attempt.timed_out {
-                o.on_timeout(outcome);
-            } else {
-                o.on_error(outcome);
-            }
-        }
     }
 
     async fn dispatch_batch(&self, batch: &Batch) -> Report {
@@ -235,40 +194,15 @@ impl Inline {
     }
 }
 
-/// The status after an attempt; `again` when another attempt follows.
-fn status_of(attempt: &Attempt, again: bool) -> Status {
-    match attempt.verdict {
-        Verdict::Success => Status::Delivered,
-        _ if again => Status::Retrying,
-        Verdict::Gone => Status::Gone,
-        _ if attempt.timed_out => Status::TimedOut,
-        _ => Status::Failed,
-    }
-}
-
 /// One subscription's deliveries with their places in the batch, in order.
 type Lane = Vec<(usize, Delivery)>;
 
-/// The batch's deliveries, one lane per subscription in batch order, lanes
-/// ordered by URL origin so those to one origin start together. The lanes
-/// own their deliveries (sharing subscription and body) so that tasks can
-/// take them.
+/// The batch's deliveries in lanes (see [`group_by_subscription`]). The
+/// lanes own their deliveries (sharing subscription and body) so that
+/// tasks can take them.
 fn lanes(batch: &Batch) -> Vec<Lane> {
-    let mut by_subscription: HashMap<_, usize> = HashMap::new();
-    let mut lanes: Vec<Lane> = Vec::new();
-    for (i, d) in batch.deliveries().enumerate() {
-        let lane = *by_subscription.entry(d.subscriber.id).or_insert_with(|| {
-            lanes.push(Vec::new());
-            lanes.len() - 1
-        });
-        lanes[lane].push((i, d.clone()));
-    }
-    // A stable sort keeps the batch order between lanes of one origin.
-    lanes.sort_by_cached_key(|l| {
-        l.first()
-            .map(|(_, d)| d.subscriber.url.origin().ascii_serialization())
-    });
-    lanes
+    let items = batch.deliveries().cloned().enumerate();
+    group_by_subscription(items, |(_, d)| &d.subscriber)
 }
 
 #[async_trait]

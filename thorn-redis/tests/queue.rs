@@ -19,6 +19,7 @@ use serde_json::json;
 use thorn_core::{
     Batch, Delivery, Event, EventName, Observer, Outcome, PreparedEvent, Status, Subscriber,
 };
+use thorn_http::Metrics;
 use thorn_redis::{DeadLetters, RedisDispatcher, RedisOptions, Worker, entry};
 use thorn_testkit::receiver::Reply;
 use tokio::sync::Notify;
@@ -244,7 +245,9 @@ async fn a_failing_receiver_gets_retries_with_one_delivery_id_spaced_by_backoff(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_used_up_go_to_dead_letters_and_a_replay_delivers() {
-    let (_redis, receiver, config) = queue().await;
+    let (_redis, receiver, mut config) = queue().await;
+    let metrics = Metrics::default();
+    config.extensions.insert(metrics.clone());
     receiver.otherwise(Reply::status(500));
     let thorn = thorn(config.clone());
     subscribe(&thorn, "job.*", receiver.url("/down")).await;
@@ -256,6 +259,12 @@ async fn retries_used_up_go_to_dead_letters_and_a_replay_delivers() {
     let stats = worker.stop().await;
     assert_eq!(stats.dead, 1);
     assert_eq!(receiver.len(), 3, "no attempt after the last retry");
+    let m = metrics.snapshot();
+    assert_eq!(
+        (m.attempts, m.retries, m.failed, m.delivered),
+        (3, 2, 1, 0),
+        "the worker counts as the \"default\" backend does: {m:?}"
+    );
 
     let dead = DeadLetters::new(RedisOptions::from_config(&config)).unwrap();
     let letters = dead.list(10).await.unwrap();
@@ -283,6 +292,8 @@ async fn retries_used_up_go_to_dead_letters_and_a_replay_delivers() {
     );
     assert_eq!(worker.stop().await.delivered, 1);
     assert!(dead.is_empty().await.unwrap());
+    let m = metrics.snapshot();
+    assert_eq!((m.attempts, m.delivered), (4, 1), "{m:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

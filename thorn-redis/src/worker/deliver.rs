@@ -1,7 +1,22 @@
 //! Delivering an entry: lanes per subscription, attempts, and filing
-//! failures for a retry or the dead letters.
+//! failures for a retry or the dead letters. What an attempt means and who
+//! hears of it (observers, tracing, metrics) is `thorn-http`'s shared path,
+//! [`AttemptRecorder`](thorn_http::AttemptRecorder); filing is this
+//! worker's own, as its retries are durable.
 
-use super::*;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use thorn_core::Status;
+use thorn_http::{Attempt, Verdict, group_by_subscription};
+use tokio::task::JoinSet;
+use tracing::Instrument as _;
+
+use super::Shared;
+use super::backoff::now_ms;
+use crate::entry::{self, QueuedDelivery};
+use crate::lanes::Turn;
 
 pub(super) enum Work {
     Lanes(Vec<Lane>),
@@ -25,47 +40,44 @@ pub(super) struct Filed {
     pub(super) dead: Vec<DeadItem>,
 }
 
+/// A delivery whose attempt ended, and where it left the delivery.
+pub(super) struct Done {
+    pub(super) item: QueuedDelivery,
+    pub(super) attempt: Attempt,
+    pub(super) status: Status,
+}
+
 pub(super) struct DeadItem {
     pub(super) blob: Vec<u8>,
     pub(super) error: String,
     pub(super) status: Option<u16>,
 }
 
-pub(super) fn origin(d: &QueuedDelivery) -> (&str, Option<&str>, Option<u16>) {
-    let u = &d.delivery.subscriber.url;
-    (u.scheme(), u.host_str(), u.port_or_known_default())
-}
-
 /// Splits an entry into one lane per subscription (entry order kept within
 /// each), lanes sorted by URL origin so that deliveries to one receiver go
-/// out together and reuse its keep-alive connections. Lanes of an entry
-/// that is one of several of a batch wait for the same subscription's lane
-/// of the batch's earlier entries.
+/// out together and reuse its keep-alive connections (see
+/// [`group_by_subscription`]). Lanes of an entry that is one of several of
+/// a batch wait for the same subscription's lane of the batch's earlier
+/// entries.
 pub(super) fn lanes(
     shared: &Shared,
     batch: Option<uuid::Uuid>,
     items: Vec<QueuedDelivery>,
 ) -> Vec<Lane> {
-    if items.len() == 1 {
-        let turn = batch.map(|b| shared.lanes.join((b, items[0].delivery.subscriber.id)));
-        return vec![Lane { turn, items }];
-    }
-    let mut index: HashMap<uuid::Uuid, usize> = HashMap::new();
-    let mut groups: Vec<Vec<QueuedDelivery>> = Vec::new();
-    for item in items {
-        let i = *index.entry(item.delivery.subscriber.id).or_insert_with(|| {
-            groups.push(Vec::new());
-            groups.len() - 1
-        });
-        groups[i].push(item);
-    }
-    groups.sort_by(|a, b| origin(&a[0]).cmp(&origin(&b[0])));
-    groups
-        .into_iter()
-        .map(|items| Lane {
-            turn: batch.map(|b| shared.lanes.join((b, items[0].delivery.subscriber.id))),
+    let lane = |items: Vec<QueuedDelivery>| {
+        let sub = items.first().map(|item| item.delivery.subscriber.id);
+        Lane {
+            turn: batch.zip(sub).map(|key| shared.lanes.join(key)),
             items,
-        })
+        }
+    };
+    // Most entries are one send to one subscriber: the entry is the lane.
+    if items.len() == 1 {
+        return vec![lane(items)];
+    }
+    group_by_subscription(items, |item| &item.delivery.subscriber)
+        .into_iter()
+        .map(lane)
         .collect()
 }
 
@@ -77,8 +89,8 @@ pub(super) async fn deliver(shared: &Arc<Shared>, mut lanes: Vec<Lane>) -> Filed
     // Most entries are one send to one subscriber: no task to spawn.
     if lanes.len() == 1 {
         if let Some(lane) = lanes.pop() {
-            for (item, attempt) in run_lane(Arc::clone(shared), lane).await {
-                file(shared, &mut filed, item, &attempt);
+            for done in run_lane(Arc::clone(shared), lane).await {
+                file(shared, &mut filed, done);
             }
         }
         return filed;
@@ -94,28 +106,43 @@ pub(super) async fn deliver(shared: &Arc<Shared>, mut lanes: Vec<Lane>) -> Filed
             tracing::error!("a delivery lane panicked");
             continue;
         };
-        for (item, attempt) in done {
-            file(shared, &mut filed, item, &attempt);
+        for done in done {
+            file(shared, &mut filed, done);
         }
     }
     filed
 }
 
-/// Delivers a lane's deliveries one after another, after its turn.
-pub(super) async fn run_lane(
-    shared: Arc<Shared>,
-    mut lane: Lane,
-) -> Vec<(QueuedDelivery, Attempt)> {
+/// Delivers a lane's deliveries one after another, after its turn, each
+/// attempt reported as it ends.
+pub(super) async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<Done> {
     if let Some(turn) = lane.turn.as_mut() {
         turn.wait().await;
     }
+    let policy = shared.config.retry;
     let mut done = Vec::with_capacity(lane.items.len());
     for item in lane.items {
-        let attempt = match shared.deliveries.acquire().await {
-            Ok(_permit) => shared.http.attempt(&item.delivery, item.attempts + 1).await,
-            Err(_) => unreachable_attempt(),
+        let n = item.attempts + 1;
+        let span = shared.recorder.span(&item.delivery);
+        let attempt = async {
+            let attempt = match shared.deliveries.acquire().await {
+                Ok(_permit) => shared.http.attempt(&item.delivery, n).await,
+                Err(_) => unreachable_attempt(),
+            };
+            let status = shared.recorder.record_detached(
+                &item.delivery,
+                &attempt,
+                n,
+                policy.should_retry(n),
+            );
+            (attempt, status)
         };
-        done.push((item, attempt));
+        let (attempt, status) = attempt.instrument(span).await;
+        done.push(Done {
+            item,
+            attempt,
+            status,
+        });
     }
     if let Some(turn) = lane.turn {
         shared.lanes.leave(turn);
@@ -123,26 +150,29 @@ pub(super) async fn run_lane(
     done
 }
 
-/// Reports an attempt to the observers and files a failed delivery.
-pub(super) fn file(shared: &Shared, filed: &mut Filed, item: QueuedDelivery, attempt: &Attempt) {
-    let policy = shared.config.retry;
+/// Files a delivery by where its attempt left it: delivered, a retry, or
+/// the dead letters.
+pub(super) fn file(shared: &Shared, filed: &mut Filed, done: Done) {
+    let Done {
+        item,
+        attempt,
+        status,
+    } = done;
     let n = item.attempts + 1;
-    let status = match attempt.verdict {
-        Verdict::Success => {
+    match status {
+        Status::Delivered => {
             shared.counters.delivered.fetch_add(1, Ordering::Relaxed);
-            Status::Delivered
         }
-        Verdict::Retryable if policy.should_retry(n) => {
-            let delay = policy.delay(n, attempt.retry_after);
+        Status::Retrying => {
+            let delay = shared.config.retry.delay(n, attempt.retry_after);
             let due = now_ms().saturating_add(delay.as_millis() as u64);
             filed
                 .retries
                 .push((due, entry::encode_one(&item.delivery, n)));
             shared.counters.retried.fetch_add(1, Ordering::Relaxed);
-            Status::Retrying
         }
-        ref verdict => {
-            let error = last_error(attempt);
+        _ => {
+            let error = last_error(&attempt);
             tracing::warn!(delivery = %item.delivery.id, url = %item.delivery.subscriber.url, attempts = n,
                 error = %error, "delivery moved to the dead letters");
             filed.dead.push(DeadItem {
@@ -151,28 +181,6 @@ pub(super) fn file(shared: &Shared, filed: &mut Filed, item: QueuedDelivery, att
                 status: attempt.status,
             });
             shared.counters.dead.fetch_add(1, Ordering::Relaxed);
-            match verdict {
-                Verdict::Gone => Status::Gone,
-                _ if attempt.timed_out => Status::TimedOut,
-                _ => Status::Failed,
-            }
-        }
-    };
-    if shared.config.observers.is_empty() {
-        return;
-    }
-    let mut outcome = Outcome::new(&item.delivery, status);
-    outcome.attempts = n;
-    outcome.http_status = attempt.status;
-    outcome.duration = attempt.duration;
-    outcome.error = attempt.error.clone();
-    for o in &shared.config.observers {
-        if status == Status::Delivered {
-            o.on_success(&outcome);
-        } else if attempt.timed_out {
-            o.on_timeout(&outcome);
-        } else {
-            o.on_error(&outcome);
         }
     }
 }

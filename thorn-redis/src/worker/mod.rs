@@ -11,17 +11,17 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use redis::AsyncCommands;
 use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply};
-use thorn_core::{Config, Outcome, Status};
-use thorn_http::{Attempt, HttpClient, Verdict};
+use thorn_core::Config;
+use thorn_http::{AttemptRecorder, HttpClient};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::entry::{self, QueuedDelivery};
+use crate::entry;
 use crate::error::{Error, Result};
 use crate::keys::{FIELD, GROUP, Keys};
-use crate::lanes::{Lanes, Turn};
+use crate::lanes::Lanes;
 use crate::options::{Connection, RedisOptions};
 use crate::scripts;
 
@@ -284,6 +284,7 @@ impl WorkerBuilder {
                 settle_rx: Mutex::new(Some(settle_rx)),
                 stopping: shutdown.0.clone(),
                 subscribers: entry::SubscriberCache::default(),
+                recorder: AttemptRecorder::new(&self.config),
                 config: self.config,
             }),
             shutdown,
@@ -302,6 +303,12 @@ impl WorkerBuilder {
 /// dead letters (retries used up, a permanent failure, 410 Gone, or any
 /// failure when `THORN_RETRY=false`). Due retries return to the stream with
 /// the same delivery id.
+///
+/// Each attempt is reported as it ends through `thorn-http`'s
+/// [`AttemptRecorder`], as the `"default"` backend reports its own:
+/// `Config::observers` (a failure that will be retried with
+/// `Status::Retrying`), a `thorn.delivery` span with a `tracing` event, and
+/// the [`Metrics`](thorn_http::Metrics) found in `Config::extensions`.
 ///
 /// Entries left pending by a worker that died are reclaimed after the ack
 /// deadline; a live worker refreshes its own. A consumer group lost to a
@@ -366,6 +373,8 @@ struct Shared {
     settle_rx: Mutex<Option<mpsc::UnboundedReceiver<SettleJob>>>,
     /// Subscriptions already decoded, by their stored JSON.
     subscribers: entry::SubscriberCache,
+    /// Reports each attempt: observers, tracing, metrics.
+    recorder: AttemptRecorder,
 }
 
 impl Shared {

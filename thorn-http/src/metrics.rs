@@ -1,21 +1,24 @@
-//! Counters of the `"default"` backend.
+//! Counters of delivery attempts and outcomes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Counters of every attempt and outcome, shared by clones. Put one in
+use thorn_core::Status;
+
+/// Counters of every attempt and outcome, shared by clones; an
+/// [`AttemptRecorder`](crate::AttemptRecorder) counts into one. Put one in
 /// [`Config::extensions`](thorn_core::Config::extensions) before building
-/// the backend to read them from outside:
+/// a backend to read them from outside:
 ///
 /// ```
 /// use thorn_core::Config;
-/// use thorn_inline::Metrics;
+/// use thorn_http::{AttemptRecorder, Metrics};
 /// let metrics = Metrics::default();
 /// let mut config = Config::default();
 /// config.extensions.insert(metrics.clone());
-/// let backend = thorn_inline::Inline::new(&config).unwrap();
-/// assert_eq!(backend.metrics().snapshot().attempts, 0);
-/// assert_eq!(metrics.snapshot(), backend.metrics().snapshot());
+/// let recorder = AttemptRecorder::new(&config);
+/// assert_eq!(recorder.metrics().snapshot().attempts, 0);
+/// assert_eq!(metrics.snapshot(), recorder.metrics().snapshot());
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Metrics(Arc<Counters>);
@@ -37,7 +40,8 @@ struct Counters {
 pub struct MetricsSnapshot {
     /// HTTP attempts made.
     pub attempts: u64,
-    /// Attempts that failed and were followed by another.
+    /// Attempts that failed and are followed by another (in process, or
+    /// filed for a durable retry).
     pub retries: u64,
     /// Deliveries that got a 2xx.
     pub delivered: u64,
@@ -67,24 +71,20 @@ impl Metrics {
         }
     }
 
-    pub(crate) fn attempt(&self, refused: bool) {
-        self.0.attempts.fetch_add(1, Ordering::Relaxed);
+    /// Counts an attempt and where it left its delivery: a retry, or the
+    /// delivery's end under `status`.
+    pub(crate) fn attempt(&self, refused: bool, status: Status) {
+        let c = &self.0;
+        c.attempts.fetch_add(1, Ordering::Relaxed);
         if refused {
-            self.0.refused.fetch_add(1, Ordering::Relaxed);
+            c.refused.fetch_add(1, Ordering::Relaxed);
         }
-    }
-
-    pub(crate) fn retry(&self) {
-        self.0.retries.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn ended(&self, status: thorn_core::Status) {
-        use thorn_core::Status;
         let counter = match status {
-            Status::Delivered => &self.0.delivered,
-            Status::TimedOut => &self.0.timed_out,
-            Status::Gone => &self.0.gone,
-            _ => &self.0.failed,
+            Status::Retrying => &c.retries,
+            Status::Delivered => &c.delivered,
+            Status::TimedOut => &c.timed_out,
+            Status::Gone => &c.gone,
+            _ => &c.failed,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }
