@@ -22,8 +22,8 @@ fn data(i: usize) -> serde_json::Value {
 fn config(redis: &RedisServer, queue: &str) -> Config {
     let mut config = Config::from_env().unwrap();
     config.dispatcher = "redis".into();
-    config.redis_url = Some(redis.url());
-    config.redis_queue = queue.into();
+    config.set_var("THORN_REDIS_URL", redis.url()).unwrap();
+    config.set_var("THORN_REDIS_QUEUE", queue).unwrap();
     config.recipients = RecipientPolicy::allow_loopback_any_port();
     config
 }

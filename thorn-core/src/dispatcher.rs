@@ -12,7 +12,7 @@ use crate::report::Report;
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// A backend that takes prepared deliveries and sees them delivered: now
-/// (`"default"`), later through a queue (`"redis"`), or not at all
+/// (`"default"`), later through a durable queue, or not at all
 /// (`"disabled"`). Implement it with [`async_trait`](crate::async_trait).
 ///
 /// The batch is lent, not given: when `dispatch` fails, the caller still

@@ -235,7 +235,7 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().len() < 300, "{err}");
         let err = crate::Config::builder()
-            .redis_queue("no spaces ".repeat(500))
+            .var("THORN_CHUNKSIZE", "no spaces ".repeat(500))
             .build()
             .unwrap_err();
         assert!(err.to_string().len() < 300, "{err}");

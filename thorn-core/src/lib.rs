@@ -22,7 +22,7 @@ mod thorn;
 
 pub use async_trait::async_trait;
 pub use buffer::BufferOptions;
-pub use config::{Config, ConfigBuilder, Extensions};
+pub use config::{Config, ConfigBuilder, Extensions, Setting, SettingDoc};
 pub use delivery::{Batch, Delivery, PreparedEvent, Signature};
 pub use dispatcher::{BoxFuture, Dispatcher};
 pub use error::{BoxError, Error, Result};

@@ -72,7 +72,7 @@ impl Registry {
     }
 
     /// Names a backend that is not registered here and says how to get it
-    /// (say, `enable the "redis" feature of the thorn crate`), so that
+    /// (say, `enable the "queue" feature of the app crate`), so that
     /// asking for it explains instead of only listing what is registered.
     /// Registering the name later drops the hint.
     pub fn hint(&mut self, name: impl Into<String>, how: impl Into<String>) -> &mut Self {

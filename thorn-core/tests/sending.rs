@@ -221,7 +221,7 @@ async fn custom_backend_chosen_by_env_name() {
     });
     let vars: HashMap<&str, &str> =
         [("THORN_DISPATCHER", "custom"), ("THORN_CHUNKSIZE", "7")].into();
-    let config = Config::from_lookup(|k| vars.get(k).map(|v| (*v).to_owned())).unwrap();
+    let config = Config::from_vars(vars).unwrap();
     let thorn = Thorn::new(config, &registry).unwrap();
     assert_eq!(thorn.dispatcher().name(), "custom");
     thorn.subscribe(sub("*", "a.example.com")).await.unwrap();

@@ -9,6 +9,7 @@ mod lanes;
 mod options;
 pub mod producer;
 mod scripts;
+pub mod settings;
 pub mod store;
 pub mod worker;
 
@@ -16,6 +17,7 @@ pub use dead::{DeadLetter, DeadLetters};
 pub use error::{Error, Result};
 pub use options::RedisOptions;
 pub use producer::{MAX_DELIVERIES_PER_ENTRY, NAME, RedisDispatcher, register};
+pub use settings::SETTINGS;
 pub use store::{RedisStore, into_core};
 pub use worker::{
     ENTRIES_PER_DELIVERY_SLOT, MAX_HANDOVERS, ShutdownHandle, Worker, WorkerBuilder, WorkerMonitor,

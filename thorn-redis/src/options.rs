@@ -10,6 +10,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::{Error, Result};
 use crate::keys::Keys;
+use crate::settings::{QUEUE, URL};
 
 /// How to reach the queue. Read from [`Config`] (`THORN_REDIS_URL`,
 /// `THORN_REDIS_QUEUE`) or built with the methods here; the URL's password
@@ -39,8 +40,14 @@ pub struct RedisOptions {
 }
 
 impl Default for RedisOptions {
+    /// The defaults of [`URL`] and [`QUEUE`].
     fn default() -> Self {
-        Self::from_config(&Config::default())
+        RedisOptions {
+            url: URL.doc().default.to_owned(),
+            queue: QUEUE.doc().default.to_owned(),
+            connect_timeout: Duration::from_secs(2),
+            response_timeout: Duration::from_secs(5),
+        }
     }
 }
 
@@ -56,14 +63,14 @@ impl fmt::Debug for RedisOptions {
 }
 
 impl RedisOptions {
-    /// The options `config` names.
-    pub fn from_config(config: &Config) -> Self {
-        RedisOptions {
-            url: config.redis_url_or_default().to_owned(),
-            queue: config.redis_queue.clone(),
-            connect_timeout: Duration::from_secs(2),
-            response_timeout: Duration::from_secs(5),
-        }
+    /// The options `config` names ([`URL`], [`QUEUE`]); a bad value is
+    /// an error naming the variable.
+    pub fn from_config(config: &Config) -> Result<Self> {
+        Ok(RedisOptions {
+            url: config.get(&URL)?,
+            queue: config.get(&QUEUE)?,
+            ..Self::default()
+        })
     }
 
     /// Another server.

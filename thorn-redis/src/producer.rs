@@ -54,7 +54,7 @@ impl RedisDispatcher {
     /// A dispatcher for the queue `config` names (`THORN_REDIS_URL`,
     /// `THORN_REDIS_QUEUE`, `THORN_CHUNKSIZE`). Does not connect yet.
     pub fn new(config: &Config) -> Result<Self> {
-        Self::with_options(RedisOptions::from_config(config), config.chunk_size)
+        Self::with_options(RedisOptions::from_config(config)?, config.chunk_size)
     }
 
     /// A dispatcher with explicit options and events per entry.

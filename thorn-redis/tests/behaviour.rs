@@ -9,7 +9,7 @@ fn suite() -> Suite {
     Suite::new(thorn_redis::NAME, |mut config| {
         Box::pin(async move {
             let redis = common::redis().await;
-            config.redis_url = Some(redis.url());
+            config.set_var("THORN_REDIS_URL", redis.url())?;
             let thorn = common::thorn(config.clone());
             let worker = common::RunningWorker::with_config(config);
             // Dropped in this order: the worker stops, then the server.

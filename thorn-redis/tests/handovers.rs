@@ -184,7 +184,7 @@ async fn a_reclaimed_entry_s_handovers_are_read_past_entries_pending_elsewhere()
         "only the healthy one"
     );
     assert_eq!(stats.dead, 1);
-    let dead = DeadLetters::new(RedisOptions::from_config(&config)).unwrap();
+    let dead = DeadLetters::new(RedisOptions::from_config(&config).unwrap()).unwrap();
     let letters = dead.list(10).await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(
@@ -222,7 +222,7 @@ async fn an_entry_recovered_too_often_under_one_name_is_dead_lettered() {
     let stats = running.stop().await;
     assert_eq!((stats.reclaimed, stats.dead), (1, 1));
     assert_eq!(receiver.delivery_ids(), [healthy.to_string()]);
-    let dead = DeadLetters::new(RedisOptions::from_config(&config)).unwrap();
+    let dead = DeadLetters::new(RedisOptions::from_config(&config).unwrap()).unwrap();
     let letters = dead.list(10).await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].delivery.as_ref().map(|d| d.id), Some(poisoned));

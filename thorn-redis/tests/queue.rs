@@ -266,7 +266,7 @@ async fn retries_used_up_go_to_dead_letters_and_a_replay_delivers() {
         "the worker counts as the \"default\" backend does: {m:?}"
     );
 
-    let dead = DeadLetters::new(RedisOptions::from_config(&config)).unwrap();
+    let dead = DeadLetters::new(RedisOptions::from_config(&config).unwrap()).unwrap();
     let letters = dead.list(10).await.unwrap();
     assert_eq!(letters.len(), 1);
     let letter = &letters[0];
@@ -310,7 +310,7 @@ async fn with_retries_off_a_failure_is_dead_lettered_at_once_and_purge_empties()
     assert_eq!(receiver.wait_for(3, WAIT).await, 3);
     assert_eq!(worker.stop().await.dead, 3);
     assert_eq!(receiver.len(), 3, "one attempt each");
-    let dead = DeadLetters::new(RedisOptions::from_config(&config)).unwrap();
+    let dead = DeadLetters::new(RedisOptions::from_config(&config).unwrap()).unwrap();
     assert_eq!(dead.len().await.unwrap(), 3);
     let first = dead.list(1).await.unwrap().remove(0);
     assert!(dead.purge(&first.id).await.unwrap());
@@ -331,7 +331,7 @@ async fn replay_all_redelivers_every_dead_letter() {
     assert_eq!(receiver.wait_for(5, WAIT).await, 5);
     assert_eq!(worker.stop().await.dead, 5, "404 is permanent: no retry");
     receiver.otherwise(Reply::status(200));
-    let dead = DeadLetters::new(RedisOptions::from_config(&config)).unwrap();
+    let dead = DeadLetters::new(RedisOptions::from_config(&config).unwrap()).unwrap();
     assert_eq!(dead.replay_all().await.unwrap(), 5);
     let worker = RunningWorker::with_config(config);
     assert_eq!(receiver.wait_for(10, WAIT).await, 10);
@@ -634,7 +634,7 @@ async fn an_entry_handed_over_too_often_is_dead_lettered_not_delivered() {
         [healthy.to_string()],
         "only the healthy entry is delivered"
     );
-    let dead = DeadLetters::new(RedisOptions::from_config(&config)).unwrap();
+    let dead = DeadLetters::new(RedisOptions::from_config(&config).unwrap()).unwrap();
     let letters = dead.list(10).await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].delivery.as_ref().map(|d| d.id), Some(poisoned));

@@ -39,6 +39,17 @@ pub fn registry() -> Registry {
     registry
 }
 
+/// Every setting of core and of the backends this crate's features
+/// enable, in the order of the README's table of settings, which is
+/// [`config::setting::table`] of this list.
+pub fn settings() -> Vec<SettingDoc> {
+    #[allow(unused_mut)]
+    let mut all = thorn_core::config::core::SETTINGS.to_vec();
+    #[cfg(feature = "redis")]
+    all.extend_from_slice(thorn_redis::SETTINGS);
+    all
+}
+
 /// Builds a [`Thorn`] from the process environment: [`Config::from_env`]
 /// and the backend that `THORN_DISPATCHER` names, from [`registry()`].
 ///
@@ -62,6 +73,38 @@ impl FromEnv for Thorn {
     fn from_env() -> Result<Self> {
         Thorn::new(Config::from_env()?, &registry())
     }
+}
+
+/// The names a backend of one's own needs: `use thorn::backend::*;`.
+///
+/// ```
+/// use thorn::backend::*;
+///
+/// #[derive(Debug)]
+/// struct Quiet;
+///
+/// #[async_trait]
+/// impl Dispatcher for Quiet {
+///     fn name(&self) -> &str {
+///         "quiet"
+///     }
+///     async fn dispatch(&self, batch: &Batch) -> Result<Report> {
+///         let outcomes = batch.deliveries().map(|d| Outcome::new(d, Status::Dropped)).collect();
+///         Ok(Report { outcomes })
+///     }
+/// }
+///
+/// let mut registry = thorn::registry();
+/// registry.register("quiet", |_: &Config| Ok(Quiet));
+/// ```
+pub mod backend {
+    pub use thorn_core::config::{Setting, parse};
+    pub use thorn_core::{
+        Batch, Config, Delivery, Dispatcher, Outcome, Registry, Report, Result, RetryPolicy,
+        Status, async_trait,
+    };
+    #[cfg(feature = "http")]
+    pub use thorn_http::{AttemptRecorder, HttpClient, group_by_subscription};
 }
 
 /// The names most programs need: `use thorn::prelude::*;`.

@@ -32,14 +32,20 @@ async fn no_public_type_shows_a_secret_in_debug() {
     assert_redacted("Secret (generated)", format!("{:?}", Secret::generate()));
 
     let url = format!("redis://:{REDIS_PASSWORD}@127.0.0.1:6379/0");
-    let config = Config::builder().redis_url(&url).build().unwrap();
+    let config = Config::builder()
+        .set(&thorn::redis::settings::URL, &url)
+        .build()
+        .unwrap();
     let config_with_secrets = config.clone();
     assert_redacted("Config", format!("{config:?}"));
     assert_redacted(
         "ConfigBuilder",
-        format!("{:?}", Config::builder().redis_url(&url)),
+        format!(
+            "{:?}",
+            Config::builder().set(&thorn::redis::settings::URL, &url)
+        ),
     );
-    let options = RedisOptions::from_config(&config);
+    let options = RedisOptions::from_config(&config).unwrap();
     assert_redacted("RedisOptions", format!("{options:?}"));
     assert_redacted(
         "WorkerBuilder",
@@ -71,7 +77,7 @@ async fn no_public_type_shows_a_secret_in_debug() {
     receiver.otherwise(Reply::status(404));
     let mut config = Config::default();
     config.dispatcher = thorn::redis::NAME.into();
-    config.redis_url = Some(redis.url());
+    config.set_var("THORN_REDIS_URL", redis.url()).unwrap();
     config.recipients = RecipientPolicy::allow_loopback_any_port();
     config.retry.enabled = false;
     let thorn = Thorn::new(config.clone(), &thorn::registry()).unwrap();
@@ -94,7 +100,7 @@ async fn no_public_type_shows_a_secret_in_debug() {
     stop.shutdown();
     let stats = running.await.unwrap().unwrap();
     assert_eq!(stats.dead, 1, "a 404 goes to the dead letters");
-    let letters = DeadLetters::new(RedisOptions::from_config(&config))
+    let letters = DeadLetters::new(RedisOptions::from_config(&config).unwrap())
         .unwrap()
         .list(10)
         .await

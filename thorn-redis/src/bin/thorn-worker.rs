@@ -7,7 +7,17 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use thorn_core::Config;
-use thorn_redis::{RedisOptions, Worker};
+use thorn_core::config::{Setting, parse};
+use thorn_redis::{RedisOptions, Worker, settings};
+
+/// `--ack-deadline`, which has no variable: read as durations are.
+const ACK_DEADLINE: Setting<Duration> = Setting::new(
+    "--ack-deadline",
+    "30s",
+    "reclaim entries of dead workers after this long",
+    parse::duration,
+)
+.checked(parse::duration_range);
 
 /// Many tasks allocate at once in a worker; this allocator keeps them from
 /// contending on one heap lock.
@@ -94,22 +104,24 @@ fn apply(
 fn build(args: Args) -> Result<Worker, String> {
     let mut config = Config::from_env().map_err(|e| e.to_string())?;
     if let Some(url) = args.redis_url {
-        config = apply(config, "--redis-url", |b| b.redis_url(url))?;
+        config = apply(config, "--redis-url", |b| b.set(&settings::URL, url))?;
     }
     if let Some(queue) = args.queue {
-        config = apply(config, "--queue", |b| b.redis_queue(queue))?;
+        config = apply(config, "--queue", |b| b.set(&settings::QUEUE, queue))?;
     }
     if let Some(n) = args.concurrency {
-        let n = thorn_core::config::parse_count("THORN_CONCURRENCY", &n, 1, 100_000)
-            .map_err(|e| flag_error("--concurrency", e))?;
-        config = apply(config, "--concurrency", |b| b.concurrency(n))?;
+        config = apply(config, "--concurrency", |b| {
+            b.set(&thorn_core::config::core::CONCURRENCY, n)
+        })?;
     }
-    let mut worker = Worker::builder(config.clone()).options(RedisOptions::from_config(&config));
+    let options = RedisOptions::from_config(&config).map_err(|e| e.to_string())?;
+    let mut worker = Worker::builder(config).options(options);
     if let Some(name) = args.consumer {
         worker = worker.consumer_name(name);
     }
     if let Some(d) = args.ack_deadline {
-        let d: Duration = thorn_core::config::parse_duration("--ack-deadline", &d)
+        let d: Duration = ACK_DEADLINE
+            .parse(&d)
             .map_err(|e| flag_error("--ack-deadline", e))?;
         worker = worker.ack_deadline(d);
     }

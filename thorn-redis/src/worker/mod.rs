@@ -164,7 +164,7 @@ impl Counters {
 #[must_use]
 pub struct WorkerBuilder {
     config: Config,
-    options: RedisOptions,
+    options: Option<RedisOptions>,
     consumer: Option<String>,
     ack_deadline: Option<Duration>,
     block: Duration,
@@ -185,7 +185,7 @@ impl fmt::Debug for WorkerBuilder {
 impl WorkerBuilder {
     /// Another server or queue than the config's.
     pub fn options(mut self, options: RedisOptions) -> Self {
-        self.options = options;
+        self.options = Some(options);
         self
     }
 
@@ -252,11 +252,13 @@ impl WorkerBuilder {
                 reason: "the consumer name is empty".into(),
             });
         }
-        let conn = self.options.connection(self.options.response_timeout)?;
+        let options = match self.options {
+            Some(options) => options,
+            None => RedisOptions::from_config(&self.config)?,
+        };
+        let conn = options.connection(options.response_timeout)?;
         // A blocking read holds its connection: give it one of its own.
-        let reader = self
-            .options
-            .connection(self.block + self.options.response_timeout)?;
+        let reader = options.connection(self.block + options.response_timeout)?;
         let concurrency = self.config.concurrency.max(1);
         let (settle_tx, settle_rx) = mpsc::unbounded_channel();
         let shutdown = ShutdownHandle::default();
@@ -264,8 +266,8 @@ impl WorkerBuilder {
             u32::try_from(concurrency * ENTRIES_PER_DELIVERY_SLOT).unwrap_or(u32::MAX >> 4);
         Ok(Worker {
             shared: Arc::new(Shared {
-                keys: self.options.keys(),
-                options: self.options,
+                keys: options.keys(),
+                options,
                 consumer,
                 ack_deadline,
                 block: self.block,
@@ -387,7 +389,7 @@ impl Worker {
     /// Starts building a worker for the queue `config` names.
     pub fn builder(config: Config) -> WorkerBuilder {
         WorkerBuilder {
-            options: RedisOptions::from_config(&config),
+            options: None,
             config,
             consumer: None,
             ack_deadline: None,

@@ -27,7 +27,7 @@ pub async fn redis() -> RedisServer {
 pub fn config(redis: &RedisServer) -> Config {
     let mut c = Config::default();
     c.dispatcher = thorn_redis::NAME.into();
-    c.redis_url = Some(redis.url());
+    c.set_var("THORN_REDIS_URL", redis.url()).unwrap();
     c.recipients = RecipientPolicy::allow_loopback_any_port();
     c.event_timeout = Duration::from_secs(2);
     c.retry = RetryPolicy::default()
@@ -180,7 +180,7 @@ pub async fn grouped() -> (
     let (redis, receiver, config) = queue().await;
     let thorn = thorn(config.clone());
     subscribe(&thorn, "tick.*", receiver.url("/t")).await;
-    let keys = RedisOptions::from_config(&config).keys();
+    let keys = RedisOptions::from_config(&config).unwrap().keys();
     let mut c = conn(&redis).await;
     let _: () = redis::cmd("XGROUP")
         .arg("CREATE")
