@@ -52,13 +52,13 @@ pub enum VerifyError {
 }
 
 /// HMAC output of any supported digest, without allocation.
-struct Tag {
+pub(crate) struct Tag {
     buf: [u8; 64],
     len: usize,
 }
 
 impl Tag {
-    fn as_bytes(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
 }
@@ -79,7 +79,7 @@ fn mac_of<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Tag {
     tag
 }
 
-fn tag(key: &[u8], digest: Digest, parts: &[&[u8]]) -> Tag {
+pub(crate) fn tag(key: &[u8], digest: Digest, parts: &[&[u8]]) -> Tag {
     match digest {
         Digest::Sha1 => mac_of::<Hmac<sha1::Sha1>>(key, parts),
         Digest::Sha256 => mac_of::<Hmac<sha2::Sha256>>(key, parts),
@@ -88,7 +88,7 @@ fn tag(key: &[u8], digest: Digest, parts: &[&[u8]]) -> Tag {
 }
 
 /// Constant-time equality of two tags (length is not secret).
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

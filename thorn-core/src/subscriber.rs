@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result, excerpt};
 use crate::pattern::Pattern;
+use crate::signer::Signer;
 
 /// A subscription's shared secret. Its `Debug` and `Display` never show it.
 ///
@@ -239,6 +240,10 @@ pub struct Subscriber {
     /// the current secret only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub previous_secrets: Vec<Secret>,
+    /// The scheme of `Hook-HMAC` for this subscription; `None` follows
+    /// `THORN_HMAC_SIGNER` (plain HMAC by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signer: Option<Signer>,
 }
 
 mod url_serde {
@@ -305,6 +310,7 @@ impl Subscriber {
             owner: None,
             signatures: Signatures::default(),
             previous_secrets: Vec::new(),
+            signer: None,
         }
     }
 
@@ -334,6 +340,7 @@ pub struct SubscriberBuilder {
     owner: Option<Arc<str>>,
     signatures: Signatures,
     previous_secrets: Vec<String>,
+    signer: Option<Signer>,
 }
 
 impl fmt::Debug for SubscriberBuilder {
@@ -348,6 +355,7 @@ impl fmt::Debug for SubscriberBuilder {
             .field("owner", &self.owner)
             .field("signatures", &self.signatures)
             .field("previous_secrets", &self.previous_secrets.len())
+            .field("signer", &self.signer)
             .finish()
     }
 }
@@ -376,6 +384,13 @@ impl SubscriberBuilder {
     /// Which signature headers to send.
     pub fn signatures(mut self, signatures: Signatures) -> Self {
         self.signatures = signatures;
+        self
+    }
+    /// The scheme of `Hook-HMAC` for this subscription, whatever
+    /// `THORN_HMAC_SIGNER` says: [`Signer::Compat`] for a receiver written
+    /// for Python Thorn.
+    pub fn signer(mut self, signer: Signer) -> Self {
+        self.signer = Some(signer);
         self
     }
     /// A secret being rotated out (see [`Subscriber::previous_secrets`]);
@@ -412,6 +427,7 @@ impl SubscriberBuilder {
             owner: self.owner,
             signatures: self.signatures,
             previous_secrets,
+            signer: self.signer,
         })
     }
 }

@@ -14,6 +14,7 @@ use crate::policy::RecipientPolicy;
 use crate::redirect::RedirectPolicy;
 use crate::report::SharedObserver;
 use crate::retry::RetryPolicy;
+use crate::signer::Signer;
 
 /// Sets [`Config`] fields one by one; a bad value surfaces at
 /// [`build`](Self::build), naming the setting. Typed values pass the same
@@ -134,6 +135,13 @@ impl ConfigBuilder {
     pub fn standard_webhooks(self, yes: bool) -> Self {
         self.map(|c| {
             c.standard_webhooks = yes;
+            Ok(())
+        })
+    }
+    /// The `Hook-HMAC` scheme of subscriptions that name none.
+    pub fn hmac_signer(self, signer: Signer) -> Self {
+        self.map(|c| {
+            c.hmac_signer = signer;
             Ok(())
         })
     }

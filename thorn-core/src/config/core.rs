@@ -9,6 +9,7 @@ use crate::config::setting::{Setting, SettingDoc};
 use crate::error::Error;
 use crate::policy::RecipientPolicy;
 use crate::redirect::RedirectPolicy;
+use crate::signer::Signer;
 
 /// The backend's registered name (`THORN_DISPATCHER`).
 pub const DISPATCHER: Setting<String> = Setting::new(
@@ -121,6 +122,15 @@ pub const STANDARD_WEBHOOKS: Setting<bool> = Setting::new(
     parse::boolean,
 );
 
+/// The scheme of `Hook-HMAC` of subscriptions that name none
+/// (`THORN_HMAC_SIGNER`).
+pub const HMAC_SIGNER: Setting<Signer> = Setting::new(
+    "THORN_HMAC_SIGNER",
+    "hmac",
+    "`Hook-HMAC` scheme of subscriptions that name none: `hmac` (plain HMAC) or `compat` (Python Thorn's itsdangerous signer)",
+    signer,
+);
+
 /// Every setting of core, in the order of the README's table.
 pub const SETTINGS: &[SettingDoc] = &[
     DISPATCHER.doc(),
@@ -136,6 +146,7 @@ pub const SETTINGS: &[SettingDoc] = &[
     CONCURRENCY.doc(),
     ENVELOPE.doc(),
     STANDARD_WEBHOOKS.doc(),
+    HMAC_SIGNER.doc(),
 ];
 
 fn dispatcher(text: &str) -> Result<String, String> {
@@ -158,6 +169,10 @@ fn reason(error: Error) -> String {
 
 fn recipients(text: &str) -> Result<RecipientPolicy, String> {
     RecipientPolicy::parse(text).map_err(reason)
+}
+
+fn signer(text: &str) -> Result<Signer, String> {
+    Signer::parse(text).map_err(reason)
 }
 
 fn redirects(text: &str) -> Result<RedirectPolicy, String> {

@@ -31,6 +31,7 @@ use crate::policy::RecipientPolicy;
 use crate::redirect::RedirectPolicy;
 use crate::report::SharedObserver;
 use crate::retry::RetryPolicy;
+use crate::signer::Signer;
 
 /// Thorn's settings. Build with [`Config::builder`] or read with
 /// [`Config::from_env`].
@@ -72,6 +73,9 @@ pub struct Config {
     /// Whether every delivery carries Standard Webhooks headers
     /// (`THORN_STANDARD_WEBHOOKS`).
     pub standard_webhooks: bool,
+    /// The `Hook-HMAC` scheme of subscriptions that name none
+    /// (`THORN_HMAC_SIGNER`).
+    pub hmac_signer: Signer,
     /// Observers of every attempt.
     pub observers: Vec<SharedObserver>,
     /// Typed values for backends.
@@ -95,6 +99,7 @@ impl Default for Config {
             concurrency: 64,
             envelope: false,
             standard_webhooks: false,
+            hmac_signer: Signer::Hmac,
             observers: Vec::new(),
             extensions: Extensions::default(),
             vars: BTreeMap::new(),
@@ -116,6 +121,7 @@ impl fmt::Debug for Config {
             .field("concurrency", &self.concurrency)
             .field("envelope", &self.envelope)
             .field("standard_webhooks", &self.standard_webhooks)
+            .field("hmac_signer", &self.hmac_signer)
             .field("observers", &self.observers.len())
             .field("extensions", &self.extensions)
             .field("vars", &self.vars.keys())
@@ -219,6 +225,8 @@ impl Config {
             self.envelope = ENVELOPE.parse(text)?;
         } else if name == STANDARD_WEBHOOKS.name() {
             self.standard_webhooks = STANDARD_WEBHOOKS.parse(text)?;
+        } else if name == HMAC_SIGNER.name() {
+            self.hmac_signer = HMAC_SIGNER.parse(text)?;
         }
         Ok(())
     }

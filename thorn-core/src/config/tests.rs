@@ -52,6 +52,7 @@ fn every_variable_is_read_and_every_thorn_variable_kept() {
         ("THORN_CONCURRENCY", "8"),
         ("THORN_ENVELOPE", "1"),
         ("THORN_STANDARD_WEBHOOKS", "on"),
+        ("THORN_HMAC_SIGNER", "compat"),
         ("THORN_MYQUEUE_URL", "mq://:pw@127.0.0.1/"),
         ("HOME", "/root"),
     ])
@@ -73,6 +74,7 @@ fn every_variable_is_read_and_every_thorn_variable_kept() {
     assert_eq!(c.concurrency, 8);
     assert!(c.envelope);
     assert!(c.standard_webhooks);
+    assert_eq!(c.hmac_signer, crate::signer::Signer::Compat);
     assert_eq!(c.var("THORN_MYQUEUE_URL"), Some("mq://:pw@127.0.0.1/"));
     assert_eq!(c.var("HOME"), None, "only THORN_* variables are kept");
     let dbg = format!("{c:?}");
@@ -96,6 +98,7 @@ fn a_bad_value_of_each_names_variable_and_value() {
         ("THORN_CONCURRENCY", "0"),
         ("THORN_ENVELOPE", "2"),
         ("THORN_STANDARD_WEBHOOKS", "y e s"),
+        ("THORN_HMAC_SIGNER", "itsdangerous"),
     ];
     for (var, value) in cases {
         let err = from(&[(var, value)]).unwrap_err();
