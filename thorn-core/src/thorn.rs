@@ -1,21 +1,18 @@
 //! `Thorn`, the entry point: match, encode, build deliveries, dispatch.
 
-use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use tokio::sync::Notify;
-use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::buffer::{BufferOptions, Frame, InFlight, Rescue, SCOPES, ScopeGuard, with_frame};
+use crate::buffer::{self, BufferOptions, Held, InFlight, Rescue};
 use crate::codec;
 use crate::config::Config;
 use crate::delivery::{Batch, Delivery, PreparedEvent};
-use crate::dispatcher::Dispatcher;
+use crate::dispatcher::{BoxFuture, Dispatcher};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::registry::Registry;
@@ -51,61 +48,18 @@ struct Inner {
     store: Arc<dyn SubscriberStore>,
     dispatcher: Arc<dyn Dispatcher>,
     config: Config,
-    /// Events whose flush failed or whose scope was dropped, oldest first.
-    held: Mutex<Vec<PreparedEvent>>,
-    /// Background flushes of dropped scopes under way.
-    background: AtomicUsize,
-    /// Notified when the last background flush ends.
-    background_done: Notify,
-}
-
-/// Counts a background flush as under way until dropped (also when the
-/// runtime drops the task unfinished).
-struct BackgroundFlush(Arc<Inner>);
-
-impl BackgroundFlush {
-    fn start(inner: Arc<Inner>) -> Self {
-        inner.background.fetch_add(1, Ordering::SeqCst);
-        BackgroundFlush(inner)
-    }
-}
-
-impl Drop for BackgroundFlush {
-    fn drop(&mut self) {
-        if self.0.background.fetch_sub(1, Ordering::SeqCst) == 1 {
-            self.0.background_done.notify_waiters();
-        }
-    }
-}
-
-impl Inner {
-    fn held(&self) -> std::sync::MutexGuard<'_, Vec<PreparedEvent>> {
-        // Pushing and taking whole events cannot be left half-done.
-        self.held.lock().unwrap_or_else(|p| p.into_inner())
-    }
+    /// Events whose flush failed or whose scope was dropped, and the
+    /// background flushes of dropped scopes.
+    held: Held,
 }
 
 impl Rescue for Inner {
-    fn hold(&self, events: Vec<PreparedEvent>) {
-        tracing::warn!(
-            events = events.len(),
-            "thorn holds events for the next flush"
-        );
-        self.held().extend(events);
+    fn held(&self) -> &Held {
+        &self.held
     }
 
-    fn rescue(self: Arc<Self>, events: Vec<PreparedEvent>) {
-        self.hold(events);
-        if let Ok(rt) = tokio::runtime::Handle::try_current() {
-            let under_way = BackgroundFlush::start(Arc::clone(&self));
-            let thorn = Thorn { inner: self };
-            rt.spawn(async move {
-                let _under_way = under_way;
-                if let Err(e) = thorn.flush().await {
-                    tracing::warn!(error = %e, "thorn background flush of a dropped scope failed; events stay held");
-                }
-            });
-        }
+    fn flush(self: Arc<Self>) -> BoxFuture<'static, Result<Report>> {
+        Box::pin(async move { Thorn { inner: self }.flush().await })
     }
 }
 
@@ -114,7 +68,7 @@ impl fmt::Debug for Thorn {
         f.debug_struct("Thorn")
             .field("dispatcher", &self.inner.dispatcher.name())
             .field("store", &self.inner.store)
-            .field("held", &self.inner.held().len())
+            .field("held", &self.inner.held.len())
             .finish_non_exhaustive()
     }
 }
@@ -182,7 +136,7 @@ impl Thorn {
 
     /// How many events are held for the next flush (outside any scope).
     pub fn held_events(&self) -> usize {
-        self.inner.held().len()
+        self.inner.held.len()
     }
 
     /// Sends `event` to every matching subscriber (and its extra ones).
@@ -201,23 +155,9 @@ impl Thorn {
         if prepared.deliveries.is_empty() {
             return Ok(Report { outcomes: failed });
         }
-        let mut slot = Some(prepared);
-        let buffered = with_frame(self.inner.id, |fr| {
-            let p = slot.take()?;
-            let outcomes = p
-                .deliveries
-                .iter()
-                .map(|d| Outcome::new(d, Status::Buffered))
-                .collect::<Vec<_>>();
-            fr.events.push(p);
-            fr.sends += 1;
-            Some(outcomes)
-        })
-        .flatten();
-        let mut report = match (buffered, slot) {
-            (Some(outcomes), _) => Report { outcomes },
-            (None, Some(p)) => self.dispatch(Batch::one(p), false).await?,
-            (None, None) => Report::default(),
+        let mut report = match buffer::hold(self.inner.id, prepared) {
+            Ok(outcomes) => Report { outcomes },
+            Err(p) => self.dispatch(Batch::one(p), false).await?,
         };
         report.outcomes.extend(failed);
         Ok(report)
@@ -282,19 +222,15 @@ impl Thorn {
             return match self.inner.dispatcher.dispatch(&batch).await {
                 Ok(report) => Ok(report),
                 Err(e) => {
-                    self.inner.hold(batch.events);
+                    self.inner.held.hold(batch.events);
                     Err(e)
                 }
             };
         }
-        let mut flight = InFlight {
-            batch,
-            owner: Arc::clone(&self.inner) as Arc<dyn Rescue>,
-            settled: false,
-        };
-        match self.inner.dispatcher.dispatch(&flight.batch).await {
+        let flight = InFlight::new(batch, Arc::clone(&self.inner) as Arc<dyn Rescue>);
+        match self.inner.dispatcher.dispatch(flight.batch()).await {
             Ok(report) => {
-                flight.settled = true;
+                flight.settle();
                 Ok(report)
             }
             Err(e) => {
@@ -308,15 +244,7 @@ impl Thorn {
     /// any, and those kept from failed flushes or dropped scopes, as one
     /// batch in send order. On failure they stay held for the next flush.
     pub async fn flush(&self) -> Result<Report> {
-        let mut events = std::mem::take(&mut *self.inner.held());
-        let scoped = with_frame(self.inner.id, |fr| {
-            fr.sends = 0;
-            fr.last_flush = Instant::now();
-            std::mem::take(&mut fr.events)
-        });
-        if let Some(scoped) = scoped {
-            events.extend(scoped);
-        }
+        let events = self.inner.held.take_all(self.inner.id);
         if events.is_empty() {
             return Ok(Report::default());
         }
@@ -341,14 +269,7 @@ impl Thorn {
     /// # Ok(()) }
     /// ```
     pub async fn shutdown(&self) -> Result<Report> {
-        loop {
-            // Made before the check, so an end between the two is seen.
-            let done = self.inner.background_done.notified();
-            if self.inner.background.load(Ordering::SeqCst) == 0 {
-                break;
-            }
-            done.await;
-        }
+        self.inner.held.background_flushes().await;
         self.flush().await
     }
 
@@ -356,16 +277,7 @@ impl Thorn {
     /// `flush_timeout` passed since the last flush; `None` when not due (or
     /// outside a scope).
     pub async fn maybe_flush(&self) -> Result<Option<Report>> {
-        let due = with_frame(self.inner.id, |fr| {
-            let by_count = fr.options.flush_freq.is_some_and(|n| fr.sends >= n);
-            let by_time = fr
-                .options
-                .flush_timeout
-                .is_some_and(|t| fr.last_flush.elapsed() >= t);
-            (by_count || by_time) && !fr.events.is_empty()
-        })
-        .unwrap_or(false);
-        if due {
+        if buffer::flush_due(self.inner.id) {
             self.flush().await.map(Some)
         } else {
             Ok(None)
@@ -374,7 +286,7 @@ impl Thorn {
 
     /// Whether this task is inside a buffer scope of this Thorn.
     pub fn is_buffering(&self) -> bool {
-        with_frame(self.inner.id, |_| ()).is_some()
+        buffer::is_open(self.inner.id)
     }
 
     /// Runs `fut` in a buffer scope: every send this task makes inside it
@@ -412,36 +324,7 @@ impl Thorn {
         options: BufferOptions,
         fut: F,
     ) -> (F::Output, Result<Report>) {
-        let id = self.inner.id;
-        if with_frame(id, |fr| fr.depth += 1).is_some() {
-            let _guard = ScopeGuard { thorn: id };
-            return (fut.await, Ok(Report::default()));
-        }
-        let frame = Frame {
-            thorn: id,
-            depth: 1,
-            events: Vec::new(),
-            options,
-            sends: 0,
-            last_flush: Instant::now(),
-            owner: Arc::downgrade(&self.inner) as Weak<dyn Rescue>,
-        };
-        let body = async move {
-            let _guard = ScopeGuard { thorn: id };
-            let out = fut.await;
-            let report = self.flush().await;
-            (out, report)
-        };
-        let mut frame = Some(frame);
-        let pushed = SCOPES.try_with(|s| {
-            if let Some(f) = frame.take() {
-                s.borrow_mut().push(f);
-            }
-        });
-        match (pushed, frame) {
-            (Ok(()), _) | (Err(_), None) => body.await,
-            (Err(_), Some(f)) => SCOPES.scope(RefCell::new(vec![f]), body).await,
-        }
+        buffer::run(&self.inner, self.inner.id, options, fut, || self.flush()).await
     }
 }
 
@@ -540,9 +423,7 @@ impl ThornBuilder {
                 store,
                 dispatcher,
                 config,
-                held: Mutex::new(Vec::new()),
-                background: AtomicUsize::new(0),
-                background_done: Notify::new(),
+                held: Held::default(),
             }),
         })
     }

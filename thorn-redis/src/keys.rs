@@ -35,7 +35,7 @@ impl Keys {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::Keys;
 
     #[test]
     fn keys_share_one_hash_tag() {

@@ -86,8 +86,11 @@ impl Turn {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::time::Duration;
+
+    use uuid::Uuid;
+
+    use super::Lanes;
 
     #[tokio::test]
     async fn turns_of_one_subscription_go_in_order() {

@@ -202,7 +202,7 @@ fn main() -> ExitCode {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{build, parse_args};
 
     #[test]
     fn parses_flags() {

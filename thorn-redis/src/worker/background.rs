@@ -1,7 +1,20 @@
 //! The worker's timers: moving due retries back to the stream, and the
 //! heartbeat that keeps a live worker's entries.
 
-use super::*;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Shared;
+use super::backoff::now_ms;
+use super::outage::{Link, Outage};
+use crate::keys::GROUP;
+use crate::scripts;
+
+/// Retries one promotion moves at most (then it runs again at once).
+const PROMOTE_COUNT: usize = 1000;
 
 /// Moves due retries back to the stream: when the earliest known one is
 /// due, when told of a new one, and at least every read's block time (for

@@ -52,7 +52,9 @@ pub(crate) fn now_ms() -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
+
+    use super::Backoff;
 
     #[test]
     fn steps_double_from_100_ms_to_5_s_with_jitter_and_reset() {

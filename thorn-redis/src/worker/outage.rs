@@ -125,7 +125,10 @@ impl Outage {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
+
+    use super::{Link, Outage};
+    use crate::error::Error;
 
     fn down() -> Error {
         Error::Setting {

@@ -1,9 +1,21 @@
 //! Reclaiming the entries of workers that stopped answering, and removing
 //! their consumers from the group once they hold nothing.
 
-use redis::streams::StreamPendingCountReply;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use super::*;
+use redis::AsyncCommands;
+use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamPendingCountReply};
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::task::JoinSet;
+
+use super::group::prune_consumers;
+use super::process::spawn_checked;
+use super::reply::RawEntry;
+use super::{MAX_HANDOVERS, Shared};
+use crate::error::Result;
+use crate::keys::GROUP;
 
 /// Claims entries idle for longer than the ack deadline (their worker died).
 pub(super) async fn reclaim(
@@ -54,30 +66,6 @@ pub(super) async fn reclaim(
     // Housekeeping: a failure here is no reason to stop reading.
     if let Err(e) = prune_consumers(shared, &mut conn).await {
         tracing::warn!(error = %e, "removing consumers of dead workers failed");
-    }
-    Ok(())
-}
-
-/// Removes the consumers of dead workers once their entries are reclaimed
-/// (see `scripts/prune.lua`).
-async fn prune_consumers(shared: &Shared, conn: &mut redis::aio::ConnectionManager) -> Result<()> {
-    let removed: u64 = scripts::PRUNE
-        .key(&shared.keys.stream)
-        .arg(GROUP)
-        .arg(shared.ack_deadline.as_millis() as u64)
-        .arg(&shared.consumer)
-        .invoke_async(conn)
-        .await
-        .map_err(|e| shared.conn.err(e))?;
-    if removed > 0 {
-        tracing::info!(
-            consumers = removed,
-            "removed consumers of workers that stopped answering and hold no entries"
-        );
-        shared
-            .counters
-            .consumers_removed
-            .fetch_add(removed, Ordering::Relaxed);
     }
     Ok(())
 }

@@ -4,10 +4,20 @@
 //! counting the entries it is delivering as handed over again (see
 //! `scripts/recover.lua`).
 
-use redis::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use super::reply::{entry_of, kind};
-use super::*;
+use redis::Value;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::task::JoinSet;
+
+use super::process::spawn_checked;
+use super::reply::{RawEntry, entry_of, kind};
+use super::{MAX_HANDOVERS, Shared};
+use crate::error::Result;
+use crate::keys::GROUP;
+use crate::scripts;
 
 /// Where the consumer's pending list is read from first.
 pub(super) const START: &str = "-";
@@ -118,7 +128,10 @@ impl Recovered {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use redis::Value;
+
+    use super::Recovered;
+    use crate::worker::reply::Payload;
 
     fn bulk(s: &str) -> Value {
         Value::BulkString(s.as_bytes().to_vec())

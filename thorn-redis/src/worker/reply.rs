@@ -123,7 +123,11 @@ pub(super) fn kind(v: &Value) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use bytes::Bytes;
+    use redis::Value;
+
+    use super::{Payload, read_reply};
+    use crate::keys::FIELD;
 
     fn bulk(s: &str) -> Value {
         Value::BulkString(s.as_bytes().to_vec())

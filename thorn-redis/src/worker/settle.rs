@@ -1,7 +1,21 @@
 //! Settling entries in batches: acknowledge, delete, file retries and
 //! dead letters, one script call for many entries.
 
-use super::*;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use super::Shared;
+use super::backoff::now_ms;
+use super::deliver::Filed;
+use super::outage::{Link, Outage};
+use crate::keys::GROUP;
+use crate::scripts;
+
+/// Entries one settle call settles at most.
+const SETTLE_BATCH: usize = 256;
 
 /// An entry to settle, holding its slot until it is settled (or given up
 /// on: it then stays pending and is reclaimed later, its deliveries made

@@ -1,0 +1,140 @@
+//! Starting the entries read: each decoded into its work (lanes to
+//! deliver, or straight to the dead letters), delivered, and handed to the
+//! settler.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::task::JoinSet;
+
+use super::deliver::{DeadItem, Filed, Work, deliver, lanes};
+use super::reply::{Payload, RawEntry};
+use super::settle::SettleJob;
+use super::{MAX_HANDOVERS, Shared};
+use crate::entry;
+use crate::keys::FIELD;
+
+pub(super) fn spawn_entries(
+    shared: &Arc<Shared>,
+    entries: impl IntoIterator<Item = RawEntry>,
+    permits: Vec<OwnedSemaphorePermit>,
+    tasks: &mut JoinSet<()>,
+) {
+    spawn_checked(shared, entries, permits, tasks, &HashMap::new());
+}
+
+/// Starts the entries; those in `poison` (handed over too often) go to the
+/// dead letters undelivered.
+pub(super) fn spawn_checked(
+    shared: &Arc<Shared>,
+    entries: impl IntoIterator<Item = RawEntry>,
+    permits: Vec<OwnedSemaphorePermit>,
+    tasks: &mut JoinSet<()>,
+    poison: &HashMap<String, usize>,
+) {
+    let mut permits = permits.into_iter();
+    let mut batch = Vec::new();
+    for entry in entries {
+        let Some(permit) = permits.next() else {
+            // Never more entries than asked for; were there, they stay
+            // pending and are reclaimed.
+            break;
+        };
+        let work = match entry.payload {
+            Payload::Blob(blob) => {
+                match entry::decode_entry_cached(&blob, &shared.subscribers) {
+                    Ok((_, items)) if poison.contains_key(&entry.id) => {
+                        let times = poison.get(&entry.id).copied().unwrap_or(MAX_HANDOVERS);
+                        tracing::error!(entry = %entry.id, times, deliveries = items.len(),
+                            "an entry was handed to workers too often without being settled; its deliveries go to the dead letters");
+                        Work::Poison(items, times)
+                    }
+                    // Lanes are joined here, in read order.
+                    Ok((batch, items)) => Work::Lanes(lanes(shared, batch, items)),
+                    Err(e) => Work::Malformed(blob.to_vec(), e.to_string()),
+                }
+            }
+            Payload::Missing => Work::Malformed(
+                Vec::new(),
+                format!("malformed queue entry: no `{FIELD}` field"),
+            ),
+            Payload::Deleted => {
+                tracing::warn!(entry = %entry.id, "a pending entry was deleted from the stream (trimmed?); acknowledging it, there is nothing to deliver");
+                Work::Deleted
+            }
+        };
+        batch.push((entry.id, work, permit));
+    }
+    if batch.is_empty() {
+        return;
+    }
+    shared
+        .in_flight()
+        .extend(batch.iter().map(|(id, _, _)| id.clone()));
+    // One task per read: its entries progress together and each is handed
+    // to the settler as soon as its deliveries are done.
+    let shared = Arc::clone(shared);
+    tasks.spawn(async move {
+        let mut running: FuturesUnordered<_> = batch
+            .into_iter()
+            .map(|(id, work, permit)| process(&shared, id, work, permit))
+            .collect();
+        while running.next().await.is_some() {}
+    });
+}
+
+async fn process(shared: &Arc<Shared>, id: String, work: Work, permit: OwnedSemaphorePermit) {
+    let filed = match work {
+        Work::Lanes(lanes) => deliver(shared, lanes).await,
+        Work::Poison(items, times) => {
+            let error = format!(
+                "handed to workers {times} times without being settled (each time its worker died or \
+                 stalled past the ack deadline); not delivered again"
+            );
+            shared
+                .counters
+                .dead
+                .fetch_add(items.len() as u64, Ordering::Relaxed);
+            Filed {
+                retries: Vec::new(),
+                dead: items
+                    .iter()
+                    .map(|item| DeadItem {
+                        blob: entry::encode_one(&item.delivery, item.attempts),
+                        error: error.clone(),
+                        status: None,
+                    })
+                    .collect(),
+            }
+        }
+        Work::Deleted => Filed {
+            retries: Vec::new(),
+            dead: Vec::new(),
+        },
+        Work::Malformed(blob, error) => {
+            shared.counters.dead.fetch_add(1, Ordering::Relaxed);
+            Filed {
+                retries: Vec::new(),
+                dead: vec![DeadItem {
+                    blob,
+                    error,
+                    status: None,
+                }],
+            }
+        }
+    };
+    let job = SettleJob {
+        id,
+        filed,
+        _slot: permit,
+    };
+    if let Err(mpsc::error::SendError(job)) = shared.settle_tx.send(job) {
+        // The settler is gone only after every slot came back; unreachable,
+        // and the entry would then be reclaimed.
+        shared.in_flight().remove(&job.id);
+    }
+}
