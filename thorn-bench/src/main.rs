@@ -131,6 +131,7 @@ fn http_attempt(receiver: &MockReceiver) -> Scenario {
                 body: Bytes::from(serde_json::to_vec(&data(i)).unwrap()),
                 timeout: None,
                 standard_webhooks: false,
+                hmac_signer: thorn::Signer::Hmac,
             };
             Box::pin(async move { client.attempt(&delivery, 1).await.is_success() })
         }),

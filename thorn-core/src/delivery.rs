@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::event::EventName;
 use crate::report::Outcome;
+use crate::signer::Signer;
 use crate::signing;
 use crate::subscriber::Subscriber;
 
@@ -56,6 +57,10 @@ pub struct Delivery {
     /// subscription says.
     #[serde(default)]
     pub standard_webhooks: bool,
+    /// The `Hook-HMAC` scheme when the subscription names none
+    /// (`THORN_HMAC_SIGNER`).
+    #[serde(default)]
+    pub hmac_signer: Signer,
 }
 
 /// The signature headers of one attempt.
@@ -72,7 +77,8 @@ impl Delivery {
     /// Signs the body for an attempt made at `now`.
     pub fn sign(&self, now: SystemTime) -> Signature {
         let sub = &self.subscriber;
-        let hook_hmac = signing::hook_signature(sub.secret.hook_key(), sub.digest, &self.body);
+        let signer = sub.signer.unwrap_or(self.hmac_signer);
+        let hook_hmac = signer.sign(sub.secret.hook_key(), sub.digest, &self.body);
         let standard = (self.standard_webhooks || sub.signatures.standard()).then(|| {
             let ts = signing::unix_seconds(now);
             let mut id = uuid::Uuid::encode_buffer();
@@ -172,6 +178,33 @@ mod tests {
             body: Bytes::from_static(br#"{"id":1}"#),
             timeout: None,
             standard_webhooks: false,
+            hmac_signer: crate::Signer::Hmac,
+        }
+    }
+
+    #[test]
+    fn the_subscription_s_signer_wins_over_the_global_one() {
+        use crate::signer::Signer;
+        let body = br#"{"id":1}"#;
+        let hmac = Signer::Hmac.sign(b"s3cret", Digest::Sha256, body);
+        let compat = Signer::Compat.sign(b"s3cret", Digest::Sha256, body);
+        for (own, global, expected) in [
+            (None, Signer::Hmac, &hmac),
+            (None, Signer::Compat, &compat),
+            (Some(Signer::Compat), Signer::Hmac, &compat),
+            (Some(Signer::Hmac), Signer::Compat, &hmac),
+        ] {
+            let mut builder = Subscriber::builder("a.*", "https://example.com/", "s3cret");
+            if let Some(own) = own {
+                builder = builder.signer(own);
+            }
+            let mut d = delivery(builder.build().unwrap());
+            d.hmac_signer = global;
+            assert_eq!(
+                &d.sign(SystemTime::now()).hook_hmac,
+                expected,
+                "{own:?} {global:?}"
+            );
         }
     }
 

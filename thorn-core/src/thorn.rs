@@ -181,6 +181,7 @@ impl Thorn {
         subs.extend(event.extra.iter().cloned());
         let envelope = self.inner.config.envelope;
         let standard = self.inner.config.standard_webhooks;
+        let hmac_signer = self.inner.config.hmac_signer;
         let mut bodies: [Option<std::result::Result<Bytes, Arc<str>>>; 2] = [None, None];
         let mut deliveries = Vec::with_capacity(subs.len());
         let mut failed = Vec::new();
@@ -206,6 +207,7 @@ impl Thorn {
                 body,
                 timeout: event.timeout,
                 standard_webhooks: standard,
+                hmac_signer,
             });
         }
         Ok(PreparedEvent {

@@ -57,6 +57,7 @@
 //!     body: Bytes::from_static(br#"{"id":1}"#),
 //!     timeout: None,
 //!     standard_webhooks: false,
+//!     hmac_signer: thorn_core::Signer::Hmac,
 //! };
 //! let attempt = client.attempt(&delivery, 1).await;
 //! println!("{:?} {:?} {:?}", attempt.verdict, attempt.status, attempt.error);

@@ -261,6 +261,7 @@ mod tests {
             body: Bytes::from_static(b"{}"),
             timeout: None,
             standard_webhooks: false,
+            hmac_signer: thorn_core::Signer::Hmac,
         }
     }
 

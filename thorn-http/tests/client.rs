@@ -22,6 +22,7 @@ fn delivery(url: &str) -> Delivery {
         body: Bytes::from_static(br#"{"id": 1, "name": "Ada"}"#),
         timeout: None,
         standard_webhooks: false,
+        hmac_signer: thorn_core::Signer::Hmac,
     }
 }
 

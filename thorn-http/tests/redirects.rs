@@ -29,6 +29,7 @@ fn delivery(url: &str) -> Delivery {
         body: Bytes::from_static(BODY),
         timeout: None,
         standard_webhooks: false,
+        hmac_signer: thorn_core::Signer::Hmac,
     }
 }
 

@@ -184,6 +184,7 @@ fn an_event_with_many_subscribers_is_split_over_entries() {
             body: body.clone(),
             timeout: None,
             standard_webhooks: false,
+            hmac_signer: thorn_core::Signer::Hmac,
         })
         .collect();
     let batch = Batch::one(PreparedEvent::new(event, deliveries));

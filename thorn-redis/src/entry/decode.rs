@@ -5,12 +5,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use thorn_core::{Delivery, EventName, Subscriber};
+use thorn_core::{Delivery, EventName, Signer, Subscriber};
 use uuid::Uuid;
 
 use super::cache::SubscriberCache;
 use super::queued::QueuedDelivery;
-use super::{FLAG_STANDARD, MAGIC};
+use super::{FLAG_COMPAT, FLAG_STANDARD, MAGIC};
 
 /// An entry that cannot be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,6 +103,11 @@ fn decode_with(
                 body,
                 timeout,
                 standard_webhooks: flags & FLAG_STANDARD != 0,
+                hmac_signer: if flags & FLAG_COMPAT != 0 {
+                    Signer::Compat
+                } else {
+                    Signer::Hmac
+                },
             },
             attempts,
         });

@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use thorn_core::{Delivery, EventName, Subscriber};
+use thorn_core::{Delivery, EventName, Signer, Subscriber};
 use uuid::Uuid;
 
 use super::interner::Interner;
-use super::{FLAG_STANDARD, MAGIC};
+use super::{FLAG_COMPAT, FLAG_STANDARD, MAGIC};
 
 /// Collects deliveries into one entry, deduplicating what they share.
 #[derive(Debug, Default)]
@@ -119,11 +119,16 @@ impl<'a> EntryEncoder<'a> {
                 .timeout
                 .map_or(0, |t| (t.as_millis() as u64).saturating_add(1));
             put_varint(out, timeout);
-            out.push(if it.delivery.standard_webhooks {
+            let standard = if it.delivery.standard_webhooks {
                 FLAG_STANDARD
             } else {
                 0
-            });
+            };
+            let compat = match it.delivery.hmac_signer {
+                Signer::Compat => FLAG_COMPAT,
+                Signer::Hmac => 0,
+            };
+            out.push(standard | compat);
             put_varint(out, u64::from(it.attempts));
         }
     }

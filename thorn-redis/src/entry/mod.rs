@@ -34,6 +34,9 @@ pub use queued::QueuedDelivery;
 const MAGIC: &[u8; 3] = b"TH1";
 /// A delivery's flag: it carries the Standard Webhooks headers.
 const FLAG_STANDARD: u8 = 1;
+/// A delivery's flag: its `Hook-HMAC` is made by Python Thorn's signer
+/// (`THORN_HMAC_SIGNER=compat`) unless its subscription names one.
+const FLAG_COMPAT: u8 = 2;
 
 #[cfg(test)]
 mod tests {
@@ -54,6 +57,7 @@ mod tests {
             body: body.clone(),
             timeout: None,
             standard_webhooks: false,
+            hmac_signer: thorn_core::Signer::Hmac,
         }
     }
 
@@ -75,7 +79,8 @@ mod tests {
         d1.timeout = Some(Duration::from_millis(1500));
         let mut d2 = delivery("a.b", &b, &body);
         d2.standard_webhooks = true;
-        let d3 = delivery("a.c", &a, &body2);
+        let mut d3 = delivery("a.c", &a, &body2);
+        d3.hmac_signer = thorn_core::Signer::Compat;
         let mut enc = EntryEncoder::new();
         let batch = Uuid::new_v4();
         enc.set_batch(Some(batch));
@@ -93,6 +98,9 @@ mod tests {
         assert_eq!(got[0].delivery.timeout, Some(Duration::from_millis(1500)));
         assert_eq!(got[1].attempts, 3);
         assert!(got[1].delivery.standard_webhooks);
+        assert_eq!(got[1].delivery.hmac_signer, thorn_core::Signer::Hmac);
+        assert_eq!(got[2].delivery.hmac_signer, thorn_core::Signer::Compat);
+        assert!(!got[2].delivery.standard_webhooks);
         assert_eq!(
             got[1].delivery.subscriber.url.as_str(),
             "https://b.example/hook"

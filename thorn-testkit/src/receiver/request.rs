@@ -6,7 +6,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Version};
 use thorn_core::delivery::headers;
 use thorn_core::signing::{self, VerifyError};
-use thorn_core::{Digest, Secret};
+use thorn_core::{Digest, Secret, Signer};
 
 /// One request the receiver got.
 #[derive(Clone, Debug)]
@@ -55,12 +55,23 @@ impl ReceivedRequest {
         form_urlencoded::parse(&self.body).into_owned().collect()
     }
 
-    /// Verifies `Hook-HMAC` under `secret` with `digest`.
+    /// Verifies `Hook-HMAC` (plain HMAC) under `secret` with `digest`.
     pub fn verify_hook(&self, secret: &str, digest: Digest) -> Result<(), VerifyError> {
+        self.verify_hook_with(Signer::Hmac, secret, digest)
+    }
+
+    /// Verifies `Hook-HMAC` made by `signer` (plain HMAC, or Python
+    /// Thorn's) under `secret` with `digest`.
+    pub fn verify_hook_with(
+        &self,
+        signer: Signer,
+        secret: &str,
+        digest: Digest,
+    ) -> Result<(), VerifyError> {
         let header = self
             .header(headers::HOOK_HMAC)
             .ok_or(VerifyError::Malformed("no Hook-HMAC header"))?;
-        signing::verify_hook_signature(secret.as_bytes(), digest, &self.body, header)
+        signer.verify(secret.as_bytes(), digest, &self.body, header)
     }
 
     /// Verifies the Standard Webhooks headers under `secret` (a `whsec_`
