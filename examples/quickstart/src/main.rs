@@ -1,33 +1,52 @@
-//! Sends a few webhooks to a local receiver through the `"default"` backend.
+//! The quickstart: sends a few webhooks to a local receiver through the
+//! backend `THORN_DISPATCHER` names (`"default"` when unset), signed with a
+//! freshly generated secret that the receiver verifies, and prints what the
+//! receiver got.
 //!
 //! ```text
-//! cargo run -p thorn --example quickstart
-//! THORN_DISPATCHER=disabled cargo run -p thorn --example quickstart
+//! cargo run -p quickstart
+//! THORN_DISPATCHER=disabled cargo run -p quickstart
 //! ```
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//!
+//! The receiver listens on loopback, which Thorn refuses by default: the
+//! program adds exactly that receiver to the `THORN_RECIPIENT_VALIDATORS`
+//! you set, keeping the rest of your setting.
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use serde_json::json;
-use thorn::{Config, Digest, Event, RecipientPolicy, Secret, Status, Subscriber, Thorn};
-use thorn_testkit::receiver::MockReceiver;
+use thorn::testkit::receiver::MockReceiver;
+use thorn::{Config, Digest, Event, Report, Secret, Status, Subscriber, Thorn};
 
 #[tokio::main]
-async fn main() -> thorn::Result<()> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(report) if report.is_success() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("quickstart: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<Report, Box<dyn std::error::Error>> {
     // A new random secret, shared by the subscriptions and the receiver.
     let secret = Secret::generate();
     let secret = secret.expose();
     let receiver = MockReceiver::builder()
         .secret(secret, Digest::Sha256)
         .start()
-        .await
-        .expect("a local port for the receiver");
+        .await?;
 
     // Thorn refuses loopback addresses and ports other than 80/443 by
-    // default; allow the local receiver (and nothing else) for this demo.
+    // default: add this receiver (and nothing else) to the user's setting.
     let mut config = Config::from_env()?;
-    config.recipients =
-        RecipientPolicy::parse(&format!("allow_loopback,allow_port={}", receiver.port()))?;
+    config.recipients.allow_loopback = true;
+    if let Some(ports) = config.recipients.ports.as_mut() {
+        ports.insert(receiver.port());
+    }
     let thorn = Thorn::new(config, &thorn::registry())?;
     println!(
         "dispatcher: {:?}; receiver at {}",
@@ -57,16 +76,17 @@ async fn main() -> thorn::Result<()> {
             .await?,
     );
     // A buffer scope: the three sends go out together when it ends.
-    let ((), flushed) = thorn
+    let (sent, flushed) = thorn
         .buffer_events(async {
             for id in 2..=4 {
                 thorn
-                    .send(Event::new("article.created", json!({"id": id})).unwrap())
-                    .await
-                    .unwrap();
+                    .send(Event::new("article.created", json!({"id": id}))?)
+                    .await?;
             }
+            Ok::<(), thorn::Error>(())
         })
         .await;
+    sent?;
     report.extend(flushed?);
     // Before exiting: deliver anything still held (nothing, here).
     report.extend(thorn.shutdown().await?);
@@ -106,7 +126,8 @@ async fn main() -> thorn::Result<()> {
         );
     }
     for o in report.outcomes.iter().filter(|o| o.status.is_failure()) {
-        println!("failed: {} to {}: {:?}", o.event, o.subscriber.url, o.error);
+        let error = o.error.as_deref().unwrap_or("no error given");
+        println!("failed: {} to {}: {error}", o.event, o.subscriber.url);
     }
-    Ok(())
+    Ok(report)
 }
