@@ -113,8 +113,11 @@ fn kind(v: &serde_json::Value) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use serde_json::json;
+
+    use super::encode;
+    use crate::event::Event;
+    use crate::subscriber::ContentType;
 
     #[test]
     fn form_fields() {

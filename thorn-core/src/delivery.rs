@@ -167,8 +167,16 @@ impl Batch {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::subscriber::{Digest, Secret, Signatures};
+    use std::sync::Arc;
+    use std::time::SystemTime;
+
+    use bytes::Bytes;
+    use uuid::Uuid;
+
+    use super::Delivery;
+    use crate::event::EventName;
+    use crate::signing;
+    use crate::subscriber::{Digest, Secret, Signatures, Subscriber};
 
     fn delivery(sub: Subscriber) -> Delivery {
         Delivery {

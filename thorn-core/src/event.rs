@@ -204,7 +204,7 @@ impl Event {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::EventName;
 
     #[test]
     fn names() {

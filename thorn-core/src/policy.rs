@@ -450,7 +450,9 @@ fn restricted_v6(ip: Ipv6Addr) -> Option<(&'static str, Class)> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::net::IpAddr;
+
+    use super::{RecipientPolicy, VAR};
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

@@ -81,7 +81,7 @@ impl fmt::Display for RedirectPolicy {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::RedirectPolicy;
 
     #[test]
     fn every_value_parses_and_prints_back() {

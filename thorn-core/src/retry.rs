@@ -91,7 +91,9 @@ impl RetryPolicy {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
+
+    use super::RetryPolicy;
 
     #[test]
     fn backoff_grows_and_is_capped() {

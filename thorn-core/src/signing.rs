@@ -230,7 +230,16 @@ pub fn verify_standard<K: AsRef<[u8]>>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+
+    use super::{
+        VerifyError, hook_signature, standard_signature, standard_signatures,
+        verify_hook_signature, verify_standard,
+    };
+    use crate::subscriber::Digest;
 
     const BODY: &[u8] = br#"{"id": 1, "name": "Ada"}"#;
 

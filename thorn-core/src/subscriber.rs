@@ -434,7 +434,8 @@ impl SubscriberBuilder {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{ContentType, Digest, Secret, Subscriber};
+    use crate::error::Error;
 
     #[test]
     fn secret_is_redacted() {

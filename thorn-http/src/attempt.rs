@@ -90,7 +90,11 @@ pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    use http::{HeaderMap, StatusCode};
+
+    use super::{Verdict, retry_after};
 
     #[test]
     fn statuses_are_classified() {

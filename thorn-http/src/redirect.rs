@@ -144,7 +144,11 @@ pub(crate) fn origin(url: &Url) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use http::StatusCode;
+    use thorn_core::RedirectPolicy;
+    use url::Url;
+
+    use super::{Hop, MAX_REDIRECTS, follow, origin};
 
     const SUB: &str = "https://hooks.example.com/in";
 

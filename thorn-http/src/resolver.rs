@@ -80,7 +80,13 @@ pub(crate) fn filter(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use hyper_util::client::legacy::connect::dns::Name;
+    use thorn_core::{RecipientPolicy, Refusal};
+
+    use super::{PolicyResolver, filter};
 
     #[test]
     fn rebinding_to_private_is_filtered() {

@@ -277,7 +277,7 @@ fn temp_dir() -> Result<PathBuf, StartError> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{RedisServer, ping};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn starts_restarts_and_stops() {

@@ -90,7 +90,9 @@ pub fn path(text: &str) -> Result<Option<PathBuf>, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use std::time::Duration;
+
+    use super::{MIN_DURATION, boolean, count, duration, duration_range, within};
 
     #[test]
     fn durations_from_1ms_to_a_day() {
