@@ -1,5 +1,6 @@
 //! `MockReceiver`: a real local HTTP server that records every request,
-//! verifies signatures, and answers as scripted (feature `http`).
+//! verifies signatures, answers as scripted, and checks expectations of
+//! how many requests it gets (feature `http`).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -25,11 +26,14 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 mod builder;
+mod expectation;
 mod reply;
 mod request;
 mod server;
 
 pub use builder::MockReceiverBuilder;
+use expectation::Expectations;
+pub use expectation::{Expectation, UnmetExpectations};
 pub use reply::Reply;
 use reply::Script;
 pub use request::ReceivedRequest;
@@ -46,6 +50,7 @@ struct Shared {
     connections: AtomicU64,
     tls_failures: AtomicU64,
     script: Mutex<Script>,
+    expectations: Mutex<Expectations>,
     secret: Option<(String, Digest)>,
 }
 
@@ -57,8 +62,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// A real HTTP server on a random port of 127.0.0.1, in the model of
 /// wiremock: it records every request, verifies signatures when given a
-/// secret, answers as scripted (200 when nothing is scripted), and counts
-/// the TCP connections it accepted. Stops when dropped.
+/// secret, answers as scripted (200 when nothing is scripted), counts the
+/// TCP connections it accepted, and checks [`Expectation`]s. Stops when
+/// dropped.
+///
+/// Expectations are checked by [`verify`](Self::verify), and when the
+/// receiver is dropped without their having been checked since the last
+/// was added: the drop then panics with every unmet one, unless the thread
+/// is already panicking (a second panic would abort the test run).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> std::io::Result<()> {
+/// use thorn_testkit::receiver::{Expectation, MockReceiver};
+///
+/// let receiver = MockReceiver::start().await?;
+/// receiver
+///     .expect(Expectation::path("/orders").times(2))
+///     .expect(Expectation::event("order.cancelled").times(0));
+/// // … the code under test sends its events to receiver.url("/orders") …
+/// // Here it sent none: `receiver.verify()` would panic with this message.
+/// let unmet = receiver.try_verify().unwrap_err().to_string();
+/// assert!(unmet.contains(r#"requests on path "/orders": expected exactly 2, received 0"#));
+/// # Ok(()) }
+/// ```
 pub struct MockReceiver {
     shared: Arc<Shared>,
     addr: SocketAddr,
@@ -80,6 +107,14 @@ impl fmt::Debug for MockReceiver {
 impl Drop for MockReceiver {
     fn drop(&mut self) {
         self.task.abort();
+        // As wiremock does: expectations nobody checked are checked here,
+        // but never while unwinding, where a second panic aborts the run.
+        if std::thread::panicking() || !lock(&self.shared.expectations).unchecked() {
+            return;
+        }
+        if let Err(unmet) = self.try_verify() {
+            panic!("{unmet}");
+        }
     }
 }
 
@@ -130,6 +165,37 @@ impl MockReceiver {
     /// The reply once every script is used up (default: 200).
     pub fn otherwise(&self, reply: Reply) {
         lock(&self.shared.script).otherwise = Some(reply);
+    }
+
+    /// Adds an expectation: it counts the requests that arrive from now on
+    /// (a retried delivery once per attempt; [`clear`](Self::clear) does
+    /// not reset it), and is checked by [`verify`](Self::verify) or when
+    /// the receiver is dropped.
+    pub fn expect(&self, expectation: Expectation) -> &Self {
+        lock(&self.shared.expectations).add(expectation);
+        self
+    }
+
+    /// Panics unless every expectation is met, with a message listing each
+    /// unmet one (what it counts, the count it wanted, the count it got)
+    /// and a summary of the requests recorded. The drop then checks them
+    /// again only if one is added meanwhile.
+    #[track_caller]
+    pub fn verify(&self) {
+        if let Err(unmet) = self.try_verify() {
+            panic!("{unmet}");
+        }
+    }
+
+    /// Like [`verify`](Self::verify), returning the unmet expectations
+    /// instead of panicking (a program outside a test may report them).
+    pub fn try_verify(&self) -> Result<(), UnmetExpectations> {
+        let (unmet, total) = lock(&self.shared.expectations).check();
+        if unmet.is_empty() {
+            return Ok(());
+        }
+        let requests = lock(&self.shared.requests);
+        Err(UnmetExpectations::new(self.addr, unmet, total, &requests))
     }
 
     /// Every request received so far, in arrival order.

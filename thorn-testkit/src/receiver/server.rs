@@ -109,6 +109,9 @@ async fn handle(
             .then(|| received.verify_standard(secret).is_ok());
         received.signature_ok = Some(hook && standard.unwrap_or(true));
     }
+    // Counted before it is recorded, so that a test that waited for the
+    // request finds it counted too.
+    lock(&shared.expectations).record(&received);
     let reply = lock(&shared.script).next_reply(&received.path);
     let count = {
         let mut requests = lock(&shared.requests);
