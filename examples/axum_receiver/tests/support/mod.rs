@@ -1,0 +1,119 @@
+//! What the tests share: a plain HTTP/1.1 client and a running copy of the
+//! program, each bounded in time.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use axum::http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
+use axum::http::{HeaderMap, Request, StatusCode};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::net::TcpStream;
+use tokio::process::{Child, ChildStdout, Command};
+
+/// The longest any one step of a test may take.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// An answer: status, headers, body.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl Answer {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("a JSON body")
+    }
+}
+
+/// POSTs `body` with `headers` to `path` on `addr`, on a new connection.
+pub async fn post(addr: SocketAddr, path: &str, headers: &HeaderMap, body: Bytes) -> Answer {
+    let exchange = async {
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let mut request = Request::post(path)
+            .header(HOST, addr.to_string())
+            .body(Full::new(body))
+            .unwrap();
+        // The framing headers are the new request's own.
+        for (name, value) in headers {
+            if ![HOST, CONTENT_LENGTH, CONNECTION, TRANSFER_ENCODING].contains(name) {
+                request.headers_mut().append(name, value.clone());
+            }
+        }
+        let (parts, body) = sender.send_request(request).await.unwrap().into_parts();
+        Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.collect().await.unwrap().to_bytes(),
+        }
+    };
+    tokio::time::timeout(WAIT, exchange)
+        .await
+        .expect("an answer in time")
+}
+
+/// The program, started with `vars`, its output read line by line.
+pub struct Program {
+    pub child: Child,
+    pub stdout: Lines<BufReader<ChildStdout>>,
+}
+
+impl Program {
+    pub fn start(vars: &[(&str, &str)]) -> Program {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_axum_receiver"))
+            .env_clear()
+            .envs(vars.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the program starts");
+        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
+        Program { child, stdout }
+    }
+
+    /// The next line the program prints.
+    pub async fn line(&mut self) -> String {
+        tokio::time::timeout(WAIT, self.stdout.next_line())
+            .await
+            .expect("a line in time")
+            .unwrap()
+            .expect("a line before the end")
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id().unwrap() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    }
+
+    /// Waits for the program to exit: whether it succeeded, and what it
+    /// printed to stderr.
+    pub async fn exit(mut self) -> (bool, String) {
+        let status = tokio::time::timeout(WAIT, self.child.wait())
+            .await
+            .expect("exits in time")
+            .unwrap();
+        let mut stderr = String::new();
+        use tokio::io::AsyncReadExt as _;
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .await
+            .unwrap();
+        (status.success(), stderr)
+    }
+}
