@@ -38,8 +38,10 @@ impl Recorder {
         Self::default()
     }
 
-    /// The process-wide recorder that `THORN_DISPATCHER=recording` uses
-    /// through the facade's registry.
+    /// One process-wide recorder, for tests that build their Thorns in
+    /// several places: register it where it is wanted with
+    /// [`register`]`(&mut registry, Recorder::global())`; no registry holds
+    /// it unless asked.
     pub fn global() -> Recorder {
         static GLOBAL: OnceLock<Recorder> = OnceLock::new();
         GLOBAL.get_or_init(Recorder::new).clone()
