@@ -212,12 +212,7 @@ async fn an_entry_recovered_too_often_under_one_name_is_dead_lettered() {
     claim_as(&mut c, &keys.stream, "w1", &ids[0], 0, MAX_HANDOVERS - 1).await;
     let healthy = send_one(&thorn, "tick.ok").await;
 
-    let worker = Worker::builder(config.clone())
-        .consumer_name("w1")
-        .block(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    let running = RunningWorker::start(worker);
+    let running = RunningWorker::named(config.clone(), "w1");
     assert_eq!(receiver.wait_for(1, WAIT).await, 1);
     let stats = running.stop().await;
     assert_eq!((stats.reclaimed, stats.dead), (1, 1));
@@ -249,12 +244,7 @@ async fn a_pending_entry_deleted_from_the_stream_is_dropped_on_recovery() {
         .await
         .unwrap();
 
-    let worker = Worker::builder(config)
-        .consumer_name("w1")
-        .block(Duration::from_millis(200))
-        .build()
-        .unwrap();
-    let running = RunningWorker::start(worker);
+    let running = RunningWorker::named(config, "w1");
     assert_eq!(receiver.wait_for(1, WAIT).await, 1);
     running.stop().await;
     assert_eq!(receiver.requests()[0].event(), Some("tick.kept"));

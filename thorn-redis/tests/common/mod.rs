@@ -78,6 +78,17 @@ impl RunningWorker {
         )
     }
 
+    /// A worker named `name` in the consumer group, from `config`.
+    pub fn named(config: Config, name: &str) -> Self {
+        Self::start(
+            Worker::builder(config)
+                .consumer_name(name)
+                .block(Duration::from_millis(200))
+                .build()
+                .expect("worker builds"),
+        )
+    }
+
     /// Stops the worker and waits until it has settled everything.
     pub async fn stop(mut self) -> WorkerStats {
         self.stop.shutdown();
