@@ -46,7 +46,12 @@ async fn python_itsdangerous_verifies_a_real_delivery() {
         ("hmac", Some(Signer::Compat), Digest::Sha1, "sha1"),
         ("compat", None, Digest::Sha512, "sha512"),
     ] {
-        let receiver = MockReceiver::start().await.unwrap();
+        let receiver = MockReceiver::builder()
+            .secret("s3cret", digest)
+            .signer(Signer::Compat)
+            .start()
+            .await
+            .unwrap();
         let mut config = Config::from_vars([("THORN_HMAC_SIGNER", global)]).unwrap();
         config.recipients = RecipientPolicy::allow_loopback_any_port();
         let mut sub = Subscriber::builder("user.*", receiver.url("/hook"), "s3cret").digest(digest);
@@ -72,6 +77,11 @@ async fn python_itsdangerous_verifies_a_real_delivery() {
         request
             .verify_hook_with(Signer::Compat, "s3cret", digest)
             .unwrap();
+        assert_eq!(
+            request.signature_ok,
+            Some(true),
+            "the receiver checks the compat scheme"
+        );
         assert!(
             request.verify_hook("s3cret", digest).is_err(),
             "not plain HMAC"

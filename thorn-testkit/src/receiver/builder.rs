@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use thorn_core::Digest;
+use thorn_core::{Digest, Signer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
@@ -17,6 +17,7 @@ use super::{MockReceiver, Shared};
 #[must_use]
 pub struct MockReceiverBuilder {
     secret: Option<(String, Digest)>,
+    signer: Signer,
     tls: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
 }
 
@@ -24,6 +25,7 @@ impl fmt::Debug for MockReceiverBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MockReceiverBuilder")
             .field("secret", &self.secret.as_ref().map(|_| "<redacted>"))
+            .field("signer", &self.signer)
             .field("tls", &self.tls.is_some())
             .finish()
     }
@@ -35,6 +37,14 @@ impl MockReceiverBuilder {
     /// [`ReceivedRequest::signature_ok`](super::ReceivedRequest::signature_ok).
     pub fn secret(mut self, secret: impl Into<String>, digest: Digest) -> Self {
         self.secret = Some((secret.into(), digest));
+        self
+    }
+
+    /// Checks `Hook-HMAC` in the scheme of `signer` (plain HMAC by
+    /// default; [`Signer::Compat`] for deliveries signed as Python Thorn
+    /// signs).
+    pub fn signer(mut self, signer: Signer) -> Self {
+        self.signer = signer;
         self
     }
 
@@ -66,6 +76,7 @@ impl MockReceiverBuilder {
         let https = acceptor.is_some();
         let shared = Arc::new(Shared {
             secret: self.secret,
+            signer: self.signer,
             wanted: AtomicUsize::new(usize::MAX),
             ..Shared::default()
         });

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use thorn_core::Digest;
+use thorn_core::{Digest, Signer};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -52,6 +52,8 @@ struct Shared {
     script: Mutex<Script>,
     expectations: Mutex<Expectations>,
     secret: Option<(String, Digest)>,
+    /// The scheme `Hook-HMAC` is checked in.
+    signer: Signer,
 }
 
 /// Locks, also after a panic elsewhere: every change under these locks is

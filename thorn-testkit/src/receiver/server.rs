@@ -102,7 +102,9 @@ async fn handle(
         signature_ok: None,
     };
     if let Some((secret, digest)) = &shared.secret {
-        let hook = received.verify_hook(secret, *digest).is_ok();
+        let hook = received
+            .verify_hook_with(shared.signer, secret, *digest)
+            .is_ok();
         let standard = received
             .headers
             .contains_key(headers::WEBHOOK_SIGNATURE)
