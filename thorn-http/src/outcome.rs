@@ -92,15 +92,17 @@ impl AttemptRecorder {
     }
 
     /// The `thorn.delivery` span (`INFO`) to run a delivery's attempts in,
-    /// with the delivery's id, event, subscription id and URL. Its fields
-    /// are formatted only when a subscriber takes the span.
+    /// with the delivery's id, event, subscription id and URL without its
+    /// query (which may carry a token). Its fields are formatted only when a
+    /// subscriber takes the span.
     pub fn span(&self, delivery: &Delivery) -> Span {
+        let url = &delivery.subscriber.url[..url::Position::AfterPath];
         tracing::info_span!(
             "thorn.delivery",
             delivery = %delivery.id,
             event = %delivery.event,
             subscription = %delivery.subscriber.id,
-            url = %delivery.subscriber.url,
+            url,
         )
     }
 
