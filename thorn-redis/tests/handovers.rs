@@ -130,12 +130,7 @@ async fn re_reads_by_the_worker_delivering_an_entry_are_not_handovers() {
         .build()
         .unwrap();
     let second = RunningWorker::start(second);
-    for _ in 0..2000 {
-        if second.monitor.stats().entries > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    second.monitor.wait_until(WAIT, |s| s.entries > 0).await;
     let stats = second.stop().await;
     assert_eq!(stats.reclaimed, 1, "the entry is reclaimed");
     assert_eq!(

@@ -521,17 +521,8 @@ async fn a_worker_started_while_redis_is_down_waits_for_it() {
     let (redis, receiver, config) = queue().await;
     redis.stop();
     let worker = RunningWorker::with_config(config.clone());
-    // Bounded wait until the worker has met the refused connection.
-    for _ in 0..500 {
-        if worker.monitor.stats().read_errors > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    assert!(
-        worker.monitor.stats().read_errors > 0,
-        "the worker met Redis down"
-    );
+    let stats = worker.monitor.wait_until(WAIT, |s| s.read_errors > 0).await;
+    assert!(stats.read_errors > 0, "the worker met Redis down");
     redis.restart().await.unwrap();
     let thorn = thorn(config);
     subscribe(&thorn, "late.*", receiver.url("/late")).await;

@@ -2,8 +2,6 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio_util::sync::CancellationToken;
-
 /// Exponential backoff with jitter, 100 ms to 5 s, for Redis errors.
 #[derive(Debug)]
 pub(super) struct Backoff {
@@ -28,17 +26,6 @@ impl Backoff {
         self.next = (self.next * 2).min(Duration::from_secs(5));
         let half = d / 2;
         half + Duration::from_millis(fastrand::u64(0..=half.as_millis() as u64))
-    }
-
-    pub(super) async fn sleep(&mut self) {
-        tokio::time::sleep(self.step()).await;
-    }
-
-    pub(super) async fn wait(&mut self, stop: &CancellationToken) {
-        tokio::select! {
-            () = self.sleep() => {}
-            () = stop.cancelled() => {}
-        }
     }
 }
 

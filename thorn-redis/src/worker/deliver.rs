@@ -5,7 +5,6 @@
 //! worker's own, as its retries are durable.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use thorn_core::Status;
@@ -161,7 +160,7 @@ pub(super) fn file(shared: &Shared, filed: &mut Filed, done: Done) {
     let n = item.attempts + 1;
     match status {
         Status::Delivered => {
-            shared.counters.delivered.fetch_add(1, Ordering::Relaxed);
+            shared.counters.add(|c| &c.delivered, 1);
         }
         Status::Retrying => {
             let delay = shared.config.retry.delay(n, attempt.retry_after);
@@ -169,7 +168,7 @@ pub(super) fn file(shared: &Shared, filed: &mut Filed, done: Done) {
             filed
                 .retries
                 .push((due, entry::encode_one(&item.delivery, n)));
-            shared.counters.retried.fetch_add(1, Ordering::Relaxed);
+            shared.counters.add(|c| &c.retried, 1);
         }
         _ => {
             let error = last_error(&attempt);
@@ -180,7 +179,7 @@ pub(super) fn file(shared: &Shared, filed: &mut Filed, done: Done) {
                 error,
                 status: attempt.status,
             });
-            shared.counters.dead.fetch_add(1, Ordering::Relaxed);
+            shared.counters.add(|c| &c.dead, 1);
         }
     }
 }

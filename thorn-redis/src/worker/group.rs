@@ -1,8 +1,6 @@
 //! The worker's membership of the consumer group: joining it (made when
 //! missing), leaving it, and removing the consumers of dead workers.
 
-use std::sync::atomic::Ordering;
-
 use super::Shared;
 use crate::error::Result;
 use crate::keys::GROUP;
@@ -71,10 +69,7 @@ pub(super) async fn prune_consumers(
             consumers = removed,
             "removed consumers of workers that stopped answering and hold no entries"
         );
-        shared
-            .counters
-            .consumers_removed
-            .fetch_add(removed, Ordering::Relaxed);
+        shared.counters.add(|c| &c.consumers_removed, removed);
     }
     Ok(())
 }

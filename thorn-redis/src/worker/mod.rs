@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -236,7 +236,7 @@ impl Worker {
                         group_ready = true;
                     }
                     Err(e) => {
-                        shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
+                        shared.counters.add(|c| &c.read_errors, 1);
                         outage.failed(&e);
                         outage.wait(&stop).await;
                         continue;
@@ -277,12 +277,12 @@ impl Worker {
                 Err(e) if e.is_no_group() => {
                     // Redis answered: the group is made again at once.
                     outage.answered(link);
-                    shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
+                    shared.counters.add(|c| &c.read_errors, 1);
                     tracing::warn!("the consumer group is gone (Redis lost it); recreating it");
                     group_ready = false;
                 }
                 Err(e) => {
-                    shared.counters.read_errors.fetch_add(1, Ordering::Relaxed);
+                    shared.counters.add(|c| &c.read_errors, 1);
                     outage.failed(&e);
                     outage.wait(&stop).await;
                 }

@@ -84,12 +84,22 @@ impl Outage {
 
     /// Waits the next backoff step, or until `stop`.
     pub(super) async fn wait(&mut self, stop: &CancellationToken) {
-        self.backoff.wait(stop).await;
+        tokio::select! {
+            () = self.sleep() => {}
+            () = stop.cancelled() => {}
+        }
     }
 
-    /// Waits the next backoff step.
+    /// Waits the next backoff step, said at debug level so that the steps
+    /// can be seen growing.
     pub(super) async fn sleep(&mut self) {
-        self.backoff.sleep().await;
+        let pause = self.backoff.step();
+        tracing::debug!(
+            during = self.during,
+            wait_ms = pause.as_millis() as u64,
+            "waiting before calling Redis again"
+        );
+        tokio::time::sleep(pause).await;
     }
 
     /// Starts the backoff over at its shortest step; the outage goes on.

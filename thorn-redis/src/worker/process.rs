@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
@@ -95,10 +94,7 @@ async fn process(shared: &Arc<Shared>, id: String, work: Work, permit: OwnedSema
                 "handed to workers {times} times without being settled (each time its worker died or \
                  stalled past the ack deadline); not delivered again"
             );
-            shared
-                .counters
-                .dead
-                .fetch_add(items.len() as u64, Ordering::Relaxed);
+            shared.counters.add(|c| &c.dead, items.len() as u64);
             Filed {
                 retries: Vec::new(),
                 dead: items
@@ -116,7 +112,7 @@ async fn process(shared: &Arc<Shared>, id: String, work: Work, permit: OwnedSema
             dead: Vec::new(),
         },
         Work::Malformed(blob, error) => {
-            shared.counters.dead.fetch_add(1, Ordering::Relaxed);
+            shared.counters.add(|c| &c.dead, 1);
             Filed {
                 retries: Vec::new(),
                 dead: vec![DeadItem {

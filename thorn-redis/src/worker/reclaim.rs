@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use redis::AsyncCommands;
 use redis::streams::{StreamAutoClaimOptions, StreamAutoClaimReply, StreamPendingCountReply};
@@ -48,10 +47,7 @@ pub(super) async fn reclaim(
                 entries = n,
                 "reclaimed entries of a worker that stopped answering"
             );
-            shared
-                .counters
-                .reclaimed
-                .fetch_add(n as u64, Ordering::Relaxed);
+            shared.counters.add(|c| &c.reclaimed, n as u64);
         }
         let rest = permits.split_off(n.min(permits.len()));
         let claimed: Vec<RawEntry> = reply.claimed.into_iter().map(RawEntry::from).collect();

@@ -6,7 +6,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use redis::Value;
 use tokio::sync::OwnedSemaphorePermit;
@@ -59,8 +58,7 @@ pub(super) async fn recover(
         );
         shared
             .counters
-            .reclaimed
-            .fetch_add(recovered.entries.len() as u64, Ordering::Relaxed);
+            .add(|c| &c.reclaimed, recovered.entries.len() as u64);
     }
     // An entry a worker of this name keeps dying on comes back here after
     // each restart, before any other worker could reclaim it.

@@ -106,10 +106,7 @@ pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob], outage: &
         match result {
             Ok(settled) => {
                 outage.answered(Link::Commands);
-                shared
-                    .counters
-                    .entries
-                    .fetch_add(settled, Ordering::Relaxed);
+                shared.counters.add(|c| &c.entries, settled);
                 if settled < batch.len() as u64 {
                     tracing::debug!(
                         skipped = batch.len() as u64 - settled,

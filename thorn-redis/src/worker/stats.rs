@@ -2,7 +2,10 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use super::Shared;
 
@@ -50,6 +53,43 @@ impl WorkerMonitor {
     pub fn stats(&self) -> WorkerStats {
         self.0.counters.snapshot()
     }
+
+    /// Waits until the counters satisfy `done`, for at most `timeout`; the
+    /// counters then (those of the timeout's end when they never did).
+    /// Woken by each change of a counter, so nothing polls.
+    ///
+    /// ```no_run
+    /// # async fn run(monitor: thorn_redis::WorkerMonitor) {
+    /// use std::time::Duration;
+    /// let stats = monitor.wait_until(Duration::from_secs(10), |s| s.delivered >= 3).await;
+    /// assert!(stats.delivered >= 3);
+    /// # }
+    /// ```
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&WorkerStats) -> bool,
+    ) -> WorkerStats {
+        let counters = &self.0.counters;
+        counters.watchers.fetch_add(1, Ordering::SeqCst);
+        let wait = async {
+            loop {
+                let changed = counters.changed.notified();
+                tokio::pin!(changed);
+                // Registered before the counters are read: a change after
+                // the read wakes it.
+                changed.as_mut().enable();
+                let stats = counters.snapshot();
+                if done(&stats) {
+                    return stats;
+                }
+                changed.await;
+            }
+        };
+        let stats = tokio::time::timeout(timeout, wait).await;
+        counters.watchers.fetch_sub(1, Ordering::SeqCst);
+        stats.unwrap_or_else(|_| counters.snapshot())
+    }
 }
 
 #[derive(Debug, Default)]
@@ -61,18 +101,33 @@ pub(super) struct Counters {
     pub(super) reclaimed: AtomicU64,
     pub(super) read_errors: AtomicU64,
     pub(super) consumers_removed: AtomicU64,
+    /// Tasks in [`WorkerMonitor::wait_until`]: a change wakes them only when
+    /// there are some, so counting costs no lock otherwise.
+    watchers: AtomicUsize,
+    changed: Notify,
 }
 
 impl Counters {
+    /// Adds `n` to one counter and wakes the tasks waiting for a change.
+    pub(super) fn add(&self, counter: impl FnOnce(&Self) -> &AtomicU64, n: u64) {
+        // SeqCst with the watchers' count: a waiter that registered after
+        // this change reads the new value; one that registered before is
+        // woken.
+        counter(self).fetch_add(n, Ordering::SeqCst);
+        if self.watchers.load(Ordering::SeqCst) > 0 {
+            self.changed.notify_waiters();
+        }
+    }
+
     pub(super) fn snapshot(&self) -> WorkerStats {
         WorkerStats {
-            entries: self.entries.load(Ordering::Relaxed),
-            delivered: self.delivered.load(Ordering::Relaxed),
-            retried: self.retried.load(Ordering::Relaxed),
-            dead: self.dead.load(Ordering::Relaxed),
-            reclaimed: self.reclaimed.load(Ordering::Relaxed),
-            read_errors: self.read_errors.load(Ordering::Relaxed),
-            consumers_removed: self.consumers_removed.load(Ordering::Relaxed),
+            entries: self.entries.load(Ordering::SeqCst),
+            delivered: self.delivered.load(Ordering::SeqCst),
+            retried: self.retried.load(Ordering::SeqCst),
+            dead: self.dead.load(Ordering::SeqCst),
+            reclaimed: self.reclaimed.load(Ordering::SeqCst),
+            read_errors: self.read_errors.load(Ordering::SeqCst),
+            consumers_removed: self.consumers_removed.load(Ordering::SeqCst),
         }
     }
 }
