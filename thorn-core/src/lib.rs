@@ -32,7 +32,7 @@ pub use pattern::{Pattern, SubscriptionIndex};
 pub use policy::{RecipientPolicy, Refusal};
 pub use redirect::RedirectPolicy;
 pub use registry::{Factory, Registry};
-pub use report::{Observer, Outcome, Report, SharedObserver, Status};
+pub use report::{AttemptEnd, Observer, Outcome, Report, SharedObserver, Status};
 pub use retry::RetryPolicy;
 pub use signer::Signer;
 pub use signing::VerifyError;

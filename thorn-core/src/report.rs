@@ -123,3 +123,28 @@ pub trait Observer: Send + Sync + std::fmt::Debug {
 
 /// A shared observer.
 pub type SharedObserver = Arc<dyn Observer>;
+
+/// How an attempt ended, which decides the [`Observer`] method called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptEnd {
+    /// A 2xx: [`Observer::on_success`].
+    Success,
+    /// No answer in time: [`Observer::on_timeout`].
+    Timeout,
+    /// Any other failure, and deliveries that failed before an attempt:
+    /// [`Observer::on_error`].
+    Error,
+}
+
+/// Tells every observer how an attempt ended, with the outcome as it
+/// stands: the one place observers are called, by core and by every
+/// backend.
+pub fn notify(observers: &[SharedObserver], outcome: &Outcome, end: AttemptEnd) {
+    for o in observers {
+        match end {
+            AttemptEnd::Success => o.on_success(outcome),
+            AttemptEnd::Timeout => o.on_timeout(outcome),
+            AttemptEnd::Error => o.on_error(outcome),
+        }
+    }
+}

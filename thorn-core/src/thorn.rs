@@ -16,7 +16,7 @@ use crate::dispatcher::{BoxFuture, Dispatcher};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::registry::Registry;
-use crate::report::{Outcome, Report, Status};
+use crate::report::{AttemptEnd, Outcome, Report, Status, notify};
 use crate::store::{MemoryStore, SubscriberStore};
 use crate::subscriber::Subscriber;
 
@@ -151,7 +151,9 @@ impl Thorn {
         // Deliveries that failed before any attempt are settled here, for
         // every backend alike; the others go on.
         let failed = std::mem::take(&mut prepared.failed);
-        self.observe_failed(&failed);
+        for outcome in &failed {
+            notify(&self.inner.config.observers, outcome, AttemptEnd::Error);
+        }
         if prepared.deliveries.is_empty() {
             return Ok(Report { outcomes: failed });
         }
@@ -161,14 +163,6 @@ impl Thorn {
         };
         report.outcomes.extend(failed);
         Ok(report)
-    }
-
-    fn observe_failed(&self, failed: &[Outcome]) {
-        for outcome in failed {
-            for observer in &self.inner.config.observers {
-                observer.on_error(outcome);
-            }
-        }
     }
 
     /// Matches, encodes once per content type, and builds the deliveries.

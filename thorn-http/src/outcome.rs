@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use thorn_core::{Config, Delivery, Outcome, SharedObserver, Status};
+use thorn_core::report::notify;
+use thorn_core::{AttemptEnd, Config, Delivery, Outcome, SharedObserver, Status};
 use tracing::Span;
 
 use crate::attempt::{Attempt, Verdict};
@@ -123,15 +124,14 @@ impl AttemptRecorder {
         outcome.http_status = attempt.status;
         outcome.error.clone_from(&attempt.error);
         self.trace_and_count(attempt, n, outcome.status);
-        for o in self.observers.iter() {
-            if attempt.is_success() {
-                o.on_success(outcome);
-            } else if attempt.timed_out {
-                o.on_timeout(outcome);
-            } else {
-                o.on_error(outcome);
-            }
-        }
+        let end = if attempt.is_success() {
+            AttemptEnd::Success
+        } else if attempt.timed_out {
+            AttemptEnd::Timeout
+        } else {
+            AttemptEnd::Error
+        };
+        notify(&self.observers, outcome, end);
         outcome.status
     }
 
