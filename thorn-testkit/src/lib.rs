@@ -21,6 +21,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "program")]
+pub mod program;
 #[cfg(feature = "http")]
 pub mod receiver;
 pub mod recording;

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use axum::http::StatusCode;
 use serde_json::json;
-use support::{Program, post_order};
+use support::{post_order, start};
 use thorn::testkit::receiver::MockReceiver;
 use thorn::{Digest, Secret};
 
@@ -22,23 +22,26 @@ async fn announces_an_order_and_stops_on_sigterm() {
         .await
         .unwrap();
     let hook_url = receiver.url("/hooks");
-    let mut program = Program::start(&[
+    let mut program = start(&[
         ("AXUM_APP_ADDR", "127.0.0.1:0"),
         ("AXUM_APP_HOOK_URL", &hook_url),
         ("AXUM_APP_HOOK_SECRET", secret.expose()),
         ("THORN_RECIPIENT_VALIDATORS", "allow_cidr=10.9.0.0/16"),
     ]);
-    assert_eq!(program.line().await, "dispatcher: default");
+    assert_eq!(program.line().await.unwrap(), "dispatcher: default");
     assert_eq!(
-        program.line().await,
+        program.line().await.unwrap(),
         format!(
             "recipients: allow_loopback,allow_port={},allow_cidr=10.9.0.0/16",
             receiver.port()
         ),
         "the user's setting, plus the local receiver"
     );
-    assert_eq!(program.line().await, format!("order.* goes to {hook_url}"));
-    let listening = program.line().await;
+    assert_eq!(
+        program.line().await.unwrap(),
+        format!("order.* goes to {hook_url}")
+    );
+    let listening = program.line().await.unwrap();
     let addr: SocketAddr = listening
         .strip_prefix("listening on http://")
         .expect("where it listens")
@@ -48,7 +51,7 @@ async fn announces_an_order_and_stops_on_sigterm() {
     let answer = post_order(addr, json!({"item": "pen", "quantity": 3})).await;
     assert_eq!(answer.status, StatusCode::CREATED);
     assert_eq!(
-        program.line().await,
+        program.line().await.unwrap(),
         "order 1: order.created delivered 1, queued 0, failed 0"
     );
     let requests = receiver.requests();
@@ -56,18 +59,18 @@ async fn announces_an_order_and_stops_on_sigterm() {
     assert_eq!(requests[0].signature_ok, Some(true));
     assert_eq!(requests[0].json(), Some(answer.json()));
 
-    program.terminate();
+    program.terminate().unwrap();
     assert_eq!(
-        program.line().await,
+        program.line().await.unwrap(),
         "stopped; 0 held deliveries handed over at shutdown"
     );
-    let (ok, stderr) = program.exit().await;
+    let (ok, stderr) = program.exit().await.unwrap();
     assert!(ok, "{stderr}");
 }
 
 /// What the program printed to stderr when it failed to start with `vars`.
 async fn failure(vars: &[(&str, &str)]) -> String {
-    let (ok, stderr) = Program::start(vars).exit().await;
+    let (ok, stderr) = start(vars).exit().await.unwrap();
     assert!(!ok, "{stderr}");
     // Display, never Debug: no struct or variant syntax.
     assert!(

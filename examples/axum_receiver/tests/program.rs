@@ -6,7 +6,7 @@
 mod support;
 
 use serde_json::json;
-use support::Program;
+use support::start;
 use thorn::{
     Config, Event, RecipientPolicy, Secret, Signatures, Signer, Status, Subscriber, Thorn,
 };
@@ -14,12 +14,12 @@ use thorn::{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivers_to_the_program_and_stops_on_sigterm() {
     let secret = Secret::generate();
-    let mut program = Program::start(&[
+    let mut program = start(&[
         ("AXUM_RECEIVER_ADDR", "127.0.0.1:0"),
         ("AXUM_RECEIVER_SECRET", secret.expose()),
         ("AXUM_RECEIVER_SIGNER", "compat"),
     ]);
-    let listening = program.line().await;
+    let listening = program.line().await.unwrap();
     let url = listening
         .strip_prefix("listening on ")
         .expect("the first line says where")
@@ -48,30 +48,30 @@ async fn delivers_to_the_program_and_stops_on_sigterm() {
     assert_eq!(report.count(Status::Delivered), 1, "{report:?}");
     let id = report.outcomes[0].delivery;
     assert_eq!(
-        program.line().await,
+        program.line().await.unwrap(),
         format!("processed order.created {id} {{\"id\":1}}")
     );
 
-    program.terminate();
-    assert_eq!(program.line().await, "stopped");
-    let (ok, stderr) = program.exit().await;
+    program.terminate().unwrap();
+    assert_eq!(program.line().await.unwrap(), "stopped");
+    let (ok, stderr) = program.exit().await.unwrap();
     assert!(ok, "{stderr}");
 }
 
 #[tokio::test]
 async fn a_bad_setting_is_named_in_plain_words() {
-    let program = Program::start(&[
+    let program = start(&[
         ("AXUM_RECEIVER_SECRET", "s3cret"),
         ("AXUM_RECEIVER_STANDARD", "sometimes"),
     ]);
-    let (ok, stderr) = program.exit().await;
+    let (ok, stderr) = program.exit().await.unwrap();
     assert!(!ok);
     assert_eq!(
         stderr.trim(),
         "axum_receiver: AXUM_RECEIVER_STANDARD: \"sometimes\" is neither required nor optional"
     );
-    let program = Program::start(&[]);
-    let (ok, stderr) = program.exit().await;
+    let program = start(&[]);
+    let (ok, stderr) = program.exit().await.unwrap();
     assert!(!ok);
     assert!(
         stderr.contains("AXUM_RECEIVER_SECRET: is unset"),

@@ -3,7 +3,6 @@
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use axum::http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
@@ -11,9 +10,8 @@ use axum::http::{HeaderMap, Request, StatusCode};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use thorn::testkit::program::Program;
 use tokio::net::TcpStream;
-use tokio::process::{Child, ChildStdout, Command};
 
 /// The longest any one step of a test may take.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -63,57 +61,7 @@ pub async fn post(addr: SocketAddr, path: &str, headers: &HeaderMap, body: Bytes
         .expect("an answer in time")
 }
 
-/// The program, started with `vars`, its output read line by line.
-pub struct Program {
-    pub child: Child,
-    pub stdout: Lines<BufReader<ChildStdout>>,
-}
-
-impl Program {
-    pub fn start(vars: &[(&str, &str)]) -> Program {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_axum_receiver"))
-            .env_clear()
-            .envs(vars.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the program starts");
-        let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-        Program { child, stdout }
-    }
-
-    /// The next line the program prints.
-    pub async fn line(&mut self) -> String {
-        tokio::time::timeout(WAIT, self.stdout.next_line())
-            .await
-            .expect("a line in time")
-            .unwrap()
-            .expect("a line before the end")
-    }
-
-    /// Sends SIGTERM.
-    pub fn terminate(&self) {
-        let pid = nix::unistd::Pid::from_raw(self.child.id().unwrap() as i32);
-        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
-    }
-
-    /// Waits for the program to exit: whether it succeeded, and what it
-    /// printed to stderr.
-    pub async fn exit(mut self) -> (bool, String) {
-        let status = tokio::time::timeout(WAIT, self.child.wait())
-            .await
-            .expect("exits in time")
-            .unwrap();
-        let mut stderr = String::new();
-        use tokio::io::AsyncReadExt as _;
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .await
-            .unwrap();
-        (status.success(), stderr)
-    }
+/// This example's program, started with `vars` only.
+pub fn start(vars: &[(&str, &str)]) -> Program {
+    Program::start(env!("CARGO_BIN_EXE_axum_receiver"), vars).expect("the program starts")
 }
