@@ -90,6 +90,20 @@ impl Thorn {
 
     /// A Thorn with the settings of the process environment
     /// ([`Config::from_env`]) and the backend `THORN_DISPATCHER` names,
+    /// from the backends linked into the program ([`Registry::linked`]:
+    /// with the `thorn` crate, those of its enabled features).
+    ///
+    /// ```no_run
+    /// use thorn_core::Thorn;
+    /// let thorn = Thorn::from_env()?;
+    /// # Ok::<(), thorn_core::Error>(())
+    /// ```
+    pub fn from_env() -> Result<Self> {
+        Self::new(Config::from_env()?, &Registry::linked())
+    }
+
+    /// A Thorn with the settings of the process environment
+    /// ([`Config::from_env`]) and the backend `THORN_DISPATCHER` names,
     /// from `registry`: the way to combine the environment with backends of
     /// your own.
     ///
@@ -380,7 +394,8 @@ impl ThornBuilder {
         self
     }
 
-    /// The registry to build the backend from (default: [`Registry::new`]).
+    /// The registry to build the backend from (default:
+    /// [`Registry::linked`], the backends linked into the program).
     pub fn registry(mut self, registry: Registry) -> Self {
         self.registry = Some(registry);
         self
@@ -411,7 +426,10 @@ impl ThornBuilder {
         };
         let dispatcher = match self.dispatcher {
             Some(d) => d,
-            None => self.registry.unwrap_or_default().build(&config)?,
+            None => self
+                .registry
+                .unwrap_or_else(Registry::linked)
+                .build(&config)?,
         };
         Ok(Thorn {
             inner: Arc::new(Inner {

@@ -64,12 +64,15 @@ pub const MAX_ATTEMPTS: u32 = 3;
 /// The longest wait between two attempts in process.
 pub const MAX_DELAY: Duration = Duration::from_secs(1);
 
-/// Registers the `"default"` backend. It uses an [`HttpClient`] found in
+/// Registers the `"default"` backend (linking this crate does it for every
+/// [`Registry::linked`]). It uses an [`HttpClient`] found in
 /// `Config::extensions` (to share one pool with other code), else builds
 /// one from the config; likewise for [`Metrics`].
 pub fn register(registry: &mut Registry) {
     registry.register(NAME, Inline::new);
 }
+
+thorn_core::link_backend!(register);
 
 /// The `"default"` backend. Cheap to clone; clones share the HTTP client
 /// and the metrics.

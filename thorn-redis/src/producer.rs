@@ -17,12 +17,15 @@ pub const NAME: &str = "redis";
 /// a worker's unit of work stays bounded.
 pub const MAX_DELIVERIES_PER_ENTRY: usize = 500;
 
-/// Registers the `"redis"` backend in `registry`.
+/// Registers the `"redis"` backend in `registry` (linking this crate does it
+/// for every [`Registry::linked`]).
 pub fn register(registry: &mut Registry) {
     registry.register(NAME, |config: &Config| {
         RedisDispatcher::new(config).map_err(|e| thorn_core::Error::dispatch(NAME, false, e))
     });
 }
+
+thorn_core::link_backend!(register);
 
 /// Enqueues every delivery of a batch to the queue's stream, for workers to
 /// deliver.

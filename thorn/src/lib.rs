@@ -21,23 +21,20 @@ pub use thorn_redis as redis;
 pub use thorn_testkit as testkit;
 
 /// A registry holding every backend enabled by this crate's features, plus
-/// the built-in `"disabled"`.
+/// the built-in `"disabled"`: [`Registry::linked`], which
+/// [`Thorn::from_env`] and [`Thorn::builder`] use too. A backend whose
+/// feature is off is named with the feature to enable.
 pub fn registry() -> Registry {
-    #[allow(unused_mut)]
-    let mut registry = Registry::new();
-    #[cfg(feature = "inline")]
-    thorn_inline::register(&mut registry);
-    #[cfg(feature = "redis")]
-    thorn_redis::register(&mut registry);
-    #[cfg(not(feature = "inline"))]
-    registry.hint(
-        "default",
-        "enable the \"inline\" feature of the thorn crate",
-    );
-    #[cfg(not(feature = "redis"))]
-    registry.hint("redis", "enable the \"redis\" feature of the thorn crate");
-    registry
+    Registry::linked()
 }
+
+#[cfg(not(feature = "inline"))]
+thorn_core::link_hint!(
+    "default",
+    "enable the \"inline\" feature of the thorn crate"
+);
+#[cfg(not(feature = "redis"))]
+thorn_core::link_hint!("redis", "enable the \"redis\" feature of the thorn crate");
 
 /// Every setting of core and of the backends this crate's features
 /// enable, in the order of the README's table of settings, which is
@@ -48,31 +45,6 @@ pub fn settings() -> Vec<SettingDoc> {
     #[cfg(feature = "redis")]
     all.extend_from_slice(thorn_redis::SETTINGS);
     all
-}
-
-/// Builds a [`Thorn`] from the process environment: [`Config::from_env`]
-/// and the backend that `THORN_DISPATCHER` names, from [`registry()`].
-///
-/// With backends of your own, add them to that registry and build with
-/// [`Thorn::from_env_with`]:
-///
-/// ```no_run
-/// # fn main() -> thorn::Result<()> {
-/// use thorn::{Thorn, disabled::Disabled};
-/// let mut registry = thorn::registry();
-/// registry.register("quiet", |_config: &thorn::Config| Ok(Disabled::default()));
-/// let thorn = Thorn::from_env_with(&registry)?; // THORN_DISPATCHER=quiet works
-/// # let _ = thorn; Ok(()) }
-/// ```
-pub trait FromEnv: Sized {
-    /// Reads `THORN_*` and builds.
-    fn from_env() -> Result<Self>;
-}
-
-impl FromEnv for Thorn {
-    fn from_env() -> Result<Self> {
-        Thorn::new(Config::from_env()?, &registry())
-    }
 }
 
 /// The names a backend of one's own needs: `use thorn::backend::*;`.
@@ -109,6 +81,5 @@ pub mod backend {
 
 /// The names most programs need: `use thorn::prelude::*;`.
 pub mod prelude {
-    pub use crate::FromEnv as _;
     pub use thorn_core::{Config, Event, Report, Status, Subscriber, Thorn};
 }

@@ -47,3 +47,39 @@ fn a_hint_goes_once_the_name_is_registered() {
         "disabled"
     );
 }
+
+fn register_quiet(registry: &mut thorn::Registry) {
+    registry.register("quiet", |_: &thorn::Config| {
+        Ok(thorn::disabled::Disabled::default())
+    });
+}
+thorn::link_backend!(register_quiet);
+
+#[test]
+fn a_linked_backend_is_found_by_the_builder_and_from_env() {
+    // No registry given, no trait imported: the backends linked into this
+    // test program are the ones `Thorn` builds from.
+    let config = thorn::Config::builder()
+        .dispatcher("quiet")
+        .build()
+        .unwrap();
+    let thorn = thorn::Thorn::builder().config(config).build().unwrap();
+    assert_eq!(thorn.dispatcher().name(), "disabled");
+    assert!(thorn::registry().contains("quiet"));
+
+    let named = std::env::var("THORN_DISPATCHER")
+        .ok()
+        .filter(|name| !name.is_empty());
+    if named.is_none() {
+        let built = thorn::Thorn::from_env();
+        #[cfg(feature = "inline")]
+        assert_eq!(built.unwrap().dispatcher().name(), "default");
+        #[cfg(not(feature = "inline"))]
+        assert!(
+            built
+                .unwrap_err()
+                .to_string()
+                .contains("enable the \"inline\" feature"),
+        );
+    }
+}
