@@ -77,6 +77,12 @@ pub trait SubscriberStore: Send + Sync + std::fmt::Debug {
         let _ = owner;
         Err(unsupported(self, "listing an owner's subscriptions"))
     }
+
+    /// Every subscription, of every owner (for operators' tools; an API
+    /// serving owners uses [`by_owner`](Self::by_owner)).
+    async fn all(&self) -> Result<Vec<Arc<Subscriber>>> {
+        Err(unsupported(self, "listing every subscription"))
+    }
 }
 
 /// The error of a store method that a store does not implement.
@@ -180,6 +186,10 @@ impl SubscriberStore for MemoryStore {
             .filter(|s| s.owner.as_deref() == Some(owner))
             .cloned()
             .collect())
+    }
+
+    async fn all(&self) -> Result<Vec<Arc<Subscriber>>> {
+        Ok(self.read().iter().cloned().collect())
     }
 }
 

@@ -193,6 +193,7 @@ impl Thorn {
         let mut bodies: [Option<std::result::Result<Bytes, Arc<str>>>; 2] = [None, None];
         let mut deliveries = Vec::with_capacity(subs.len());
         let mut failed = Vec::new();
+        let sent = std::time::SystemTime::now();
         for sub in subs {
             let slot = &mut bodies[sub.content_type.index()];
             let encoded = slot.get_or_insert_with(|| {
@@ -209,7 +210,7 @@ impl Thorn {
                 }
             };
             deliveries.push(Delivery {
-                id: Uuid::new_v4(),
+                id: crate::delivery::new_id(sent),
                 event: event.name.clone(),
                 subscriber: sub,
                 body,
@@ -341,7 +342,7 @@ impl Thorn {
 /// The final outcome of a delivery whose body could not be encoded.
 fn unencodable(event: &Event, subscriber: Arc<Subscriber>, reason: &str) -> Outcome {
     Outcome {
-        delivery: Uuid::new_v4(),
+        delivery: crate::delivery::new_id(std::time::SystemTime::now()),
         subscriber,
         event: event.name.clone(),
         status: Status::Failed,

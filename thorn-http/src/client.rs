@@ -70,13 +70,14 @@ impl fmt::Debug for HttpClient {
 
 impl HttpClient {
     /// A client with the config's timeout (`event_timeout`), recipient
-    /// policy, redirect setting and, if present in its extensions,
+    /// policy, redirect setting, trusted roots (`THORN_TLS_NATIVE_ROOTS`,
+    /// `THORN_CA_FILE`) and, if present in its extensions,
     /// [`TrustedRoots`].
     pub fn new(config: &Config) -> Result<Self> {
         Self::with_roots(config, config.extensions.get::<TrustedRoots>())
     }
 
-    /// Like [`new`](Self::new), trusting `roots` besides the webpki roots
+    /// Like [`new`](Self::new), trusting `roots` besides the others
     /// (instead of any `TrustedRoots` in the config).
     pub fn with_roots(config: &Config, roots: Option<&TrustedRoots>) -> Result<Self> {
         let policy = Arc::new(config.recipients.clone());
@@ -86,7 +87,7 @@ impl HttpClient {
         http.set_connect_timeout(Some(config.event_timeout));
         http.set_keepalive(Some(Duration::from_secs(60)));
         let https = HttpsConnectorBuilder::new()
-            .with_tls_config(client_config(roots)?)
+            .with_tls_config(client_config(config, roots)?)
             .https_or_http()
             .enable_http1()
             .enable_http2()

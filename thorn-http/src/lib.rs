@@ -38,7 +38,7 @@
 //! backends, and yours): [`AttemptRecorder`] maps each [`Attempt`] to a
 //! [`Status`](thorn_core::Status) ([`status_of`]), tells the config's
 //! observers, emits a `tracing` span per delivery and an event per attempt,
-//! and counts into [`Metrics`]; [`group_by_subscription`] splits a batch
+//! and counts into [`Metrics`] (the [`metrics`](mod@crate::metrics) facade); [`group_by_subscription`] splits a batch
 //! into per-subscription lanes sorted by URL origin.
 //!
 //! ```no_run
@@ -68,15 +68,17 @@
 mod attempt;
 mod client;
 mod lanes;
-mod metrics;
+pub mod metrics;
 mod outcome;
 mod redirect;
 mod resolver;
+pub mod settings;
 mod tls;
 
+pub use crate::metrics::Metrics;
 pub use attempt::{Attempt, Verdict, retry_after};
 pub use client::HttpClient;
 pub use lanes::group_by_subscription;
-pub use metrics::{Metrics, MetricsSnapshot};
 pub use outcome::{AttemptRecorder, status_of};
+pub use settings::SETTINGS;
 pub use tls::TrustedRoots;

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use thorn_core::report::notify;
 use thorn_core::{AttemptEnd, Config, Delivery, Outcome, SharedObserver, Status};
 use tracing::Span;
+use uuid::Uuid;
 
 use crate::attempt::{Attempt, Verdict};
-use crate::metrics::Metrics;
+use crate::metrics::{AttemptClass, Metrics};
 
 /// Where a delivery stands after `attempt`. `retry_allowed` says whether
 /// the backend's retry policy allows another attempt after this one; only
@@ -74,8 +75,8 @@ pub struct AttemptRecorder {
 
 impl AttemptRecorder {
     /// A recorder for `config`'s observers, counting into the [`Metrics`]
-    /// found in `Config::extensions` (to read them from outside), else
-    /// into new ones.
+    /// found in `Config::extensions`, else into the `metrics` recorder
+    /// installed now.
     pub fn new(config: &Config) -> Self {
         AttemptRecorder {
             observers: config.observers.iter().cloned().collect(),
@@ -87,7 +88,7 @@ impl AttemptRecorder {
         }
     }
 
-    /// The counters this recorder counts into.
+    /// The metrics this recorder counts into.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
@@ -123,7 +124,7 @@ impl AttemptRecorder {
         outcome.duration += attempt.duration;
         outcome.http_status = attempt.status;
         outcome.error.clone_from(&attempt.error);
-        self.trace_and_count(attempt, n, outcome.status);
+        self.trace_and_count(outcome.delivery, attempt, n, outcome.status);
         let end = if attempt.is_success() {
             AttemptEnd::Success
         } else if attempt.timed_out {
@@ -149,15 +150,16 @@ impl AttemptRecorder {
     ) -> Status {
         if self.observers.is_empty() {
             let status = status_of(attempt, retry_allowed);
-            self.trace_and_count(attempt, n, status);
+            self.trace_and_count(delivery.id, attempt, n, status);
             return status;
         }
         let mut outcome = Outcome::new(delivery, Status::Retrying);
         self.record(&mut outcome, attempt, n, retry_allowed)
     }
 
-    fn trace_and_count(&self, attempt: &Attempt, n: u32, status: Status) {
-        self.metrics.attempt(attempt.refused, status);
+    fn trace_and_count(&self, id: Uuid, attempt: &Attempt, n: u32, status: Status) {
+        let class = AttemptClass::of(attempt.status, attempt.timed_out, attempt.refused);
+        self.metrics.attempt(id, class, attempt.duration, status);
         tracing::info!(
             attempt = n,
             status = ?status,
@@ -179,6 +181,8 @@ mod tests {
 
     use super::{AttemptRecorder, status_of};
     use crate::attempt::{Attempt, Verdict};
+    use thorn_testkit::metrics::MetricsProbe;
+
     use crate::metrics::Metrics;
 
     fn attempt(verdict: Verdict, timed_out: bool) -> Attempt {
@@ -253,7 +257,7 @@ mod tests {
 
     fn delivery() -> Delivery {
         Delivery {
-            id: uuid::Uuid::new_v4(),
+            id: uuid::Uuid::now_v7(),
             event: EventName::new("a.b").unwrap(),
             subscriber: Arc::new(
                 Subscriber::builder("a.*", "https://example.com/", "k")
@@ -270,7 +274,8 @@ mod tests {
     #[test]
     fn observers_and_metrics_see_each_attempt() {
         let calls = Arc::new(Calls::default());
-        let metrics = Metrics::default();
+        let probe = MetricsProbe::new();
+        let metrics = Metrics::from_recorder(probe.recorder());
         let mut config = Config::default();
         config.observers.push(calls.clone());
         config.extensions.insert(metrics.clone());
@@ -286,7 +291,8 @@ mod tests {
             recorder.record(&mut outcome, &failed, 1, true),
             Status::Retrying
         );
-        let ok = attempt(Verdict::Success, false);
+        let mut ok = attempt(Verdict::Success, false);
+        ok.status = Some(200);
         assert_eq!(
             recorder.record(&mut outcome, &ok, 2, true),
             Status::Delivered
@@ -300,7 +306,7 @@ mod tests {
         );
         assert_eq!(
             (outcome.http_status, outcome.error),
-            (None, None),
+            (Some(200), None),
             "the last attempt's"
         );
 
@@ -335,25 +341,36 @@ mod tests {
             c.extensions.insert(metrics.clone());
             c
         });
-        assert_eq!(
-            quiet.record_detached(&d, &attempt(Verdict::Gone, false), 1, true),
-            Status::Gone
-        );
+        let mut gone = attempt(Verdict::Gone, false);
+        gone.status = Some(410);
+        assert_eq!(quiet.record_detached(&d, &gone, 1, true), Status::Gone);
         assert!(calls.take().is_empty());
 
-        let m = metrics.snapshot();
+        let counter = |name, labels: &[(&str, &str)]| probe.counter(name, labels);
+        assert_eq!(counter("thorn_attempts_total", &[("class", "5xx")]), 1);
+        assert_eq!(counter("thorn_attempts_total", &[("class", "2xx")]), 1);
+        assert_eq!(counter("thorn_attempts_total", &[("class", "timeout")]), 2);
+        assert_eq!(counter("thorn_attempts_total", &[("class", "refused")]), 1);
+        assert_eq!(counter("thorn_attempts_total", &[("class", "4xx")]), 1);
+        assert_eq!(counter("thorn_retries_total", &[]), 2);
+        assert_eq!(counter("thorn_refused_total", &[]), 1);
+        for (status, n) in [
+            ("delivered", 1),
+            ("failed", 1),
+            ("timed_out", 1),
+            ("gone", 1),
+        ] {
+            assert_eq!(
+                counter("thorn_deliveries_total", &[("status", status)]),
+                n,
+                "{status}"
+            );
+        }
+        assert_eq!(probe.histogram("thorn_attempt_duration_seconds").len(), 6);
         assert_eq!(
-            (
-                m.attempts,
-                m.retries,
-                m.delivered,
-                m.failed,
-                m.timed_out,
-                m.gone,
-                m.refused
-            ),
-            (6, 2, 1, 1, 1, 1, 1),
-            "{m:?}"
+            probe.histogram("thorn_delivery_latency_seconds").len(),
+            1,
+            "one delivery got a 2xx"
         );
     }
 }

@@ -53,7 +53,7 @@ use tracing::Instrument as _;
 
 /// The counters of this backend, kept by `thorn-http` since every
 /// HTTP-delivering backend counts into the same ones.
-pub use thorn_http::{Metrics, MetricsSnapshot};
+pub use thorn_http::Metrics;
 
 /// The name this backend is registered under.
 pub const NAME: &str = "default";

@@ -10,6 +10,7 @@ use thorn_core::{
     Thorn,
 };
 use thorn_inline::{Inline, Metrics};
+use thorn_testkit::metrics::MetricsProbe;
 use thorn_testkit::receiver::{MockReceiver, Reply};
 
 fn config() -> Config {
@@ -90,10 +91,11 @@ async fn observers_and_metrics_see_every_attempt_and_retries_are_capped() {
         ],
     );
     let statuses = Arc::new(Statuses::default());
-    let metrics = Metrics::default();
+    let probe = MetricsProbe::new();
     let mut c = config();
     c.observers.push(statuses.clone());
-    c.extensions.insert(metrics.clone());
+    c.extensions
+        .insert(Metrics::from_recorder(probe.recorder()));
     let thorn = thorn(c);
     subscribe(&thorn, "a.*", receiver.url("/flaky")).await;
     let report = thorn
@@ -121,11 +123,22 @@ async fn observers_and_metrics_see_every_attempt_and_retries_are_capped() {
         "in-process attempts are capped"
     );
     assert_eq!(receiver.requests_on("/down").len(), 3);
-    let m = metrics.snapshot();
     assert_eq!(
-        (m.attempts, m.retries, m.delivered, m.failed),
-        (5, 3, 1, 1),
-        "{m:?}"
+        probe.counter("thorn_attempts_total", &[("class", "5xx")]),
+        4
+    );
+    assert_eq!(
+        probe.counter("thorn_attempts_total", &[("class", "2xx")]),
+        1
+    );
+    assert_eq!(probe.counter("thorn_retries_total", &[]), 3);
+    assert_eq!(
+        probe.counter("thorn_deliveries_total", &[("status", "delivered")]),
+        1
+    );
+    assert_eq!(
+        probe.counter("thorn_deliveries_total", &[("status", "failed")]),
+        1
     );
 }
 

@@ -87,6 +87,15 @@ impl DeadLetters {
         self.range("-", "+", count).await
     }
 
+    /// Up to `count` dead letters after the one whose id is `after` (from
+    /// the oldest with `None`), oldest first: a page of a long list.
+    pub async fn page(&self, after: Option<&str>, count: usize) -> Result<Vec<DeadLetter>> {
+        match after {
+            Some(id) => self.range(&format!("({id}"), "+", count).await,
+            None => self.range("-", "+", count).await,
+        }
+    }
+
     /// The dead letter `id`.
     pub async fn get(&self, id: &str) -> Result<Option<DeadLetter>> {
         Ok(self.range(id, id, 1).await?.into_iter().next())

@@ -7,8 +7,8 @@ pub const GROUP: &str = "thorn";
 /// The field of a stream entry that holds the encoded deliveries.
 pub const FIELD: &str = "d";
 
-/// The keys of one queue: `thorn:{queue}:stream`, `thorn:{queue}:delayed`
-/// and `thorn:{queue}:dead`.
+/// The keys of one queue: `thorn:{queue}:stream`, `thorn:{queue}:delayed`,
+/// `thorn:{queue}:dead` and `thorn:{queue}:stats`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keys {
     /// The queue's name.
@@ -19,6 +19,8 @@ pub struct Keys {
     pub delayed: String,
     /// The stream of dead letters.
     pub dead: String,
+    /// A hash of the queue's counters (`delivered`), kept by workers.
+    pub stats: String,
 }
 
 impl Keys {
@@ -29,6 +31,7 @@ impl Keys {
             stream: format!("thorn:{{{queue}}}:stream"),
             delayed: format!("thorn:{{{queue}}}:delayed"),
             dead: format!("thorn:{{{queue}}}:dead"),
+            stats: format!("thorn:{{{queue}}}:stats"),
         }
     }
 }
@@ -43,5 +46,6 @@ mod tests {
         assert_eq!(k.stream, "thorn:{mail}:stream");
         assert_eq!(k.delayed, "thorn:{mail}:delayed");
         assert_eq!(k.dead, "thorn:{mail}:dead");
+        assert_eq!(k.stats, "thorn:{mail}:stats");
     }
 }

@@ -8,6 +8,7 @@ pub mod keys;
 mod lanes;
 mod options;
 pub mod producer;
+pub mod queue;
 mod scripts;
 pub mod settings;
 pub mod store;

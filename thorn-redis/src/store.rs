@@ -193,4 +193,9 @@ impl SubscriberStore for RedisStore {
             .cloned()
             .collect())
     }
+
+    async fn all(&self) -> thorn_core::Result<Vec<Arc<Subscriber>>> {
+        let index = self.index().await.map_err(into_core)?;
+        Ok(index.iter().cloned().collect())
+    }
 }

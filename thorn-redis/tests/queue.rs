@@ -21,6 +21,7 @@ use thorn_core::{
 };
 use thorn_http::Metrics;
 use thorn_redis::{DeadLetters, RedisDispatcher, RedisOptions, Worker, entry};
+use thorn_testkit::metrics::MetricsProbe;
 use thorn_testkit::receiver::Reply;
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -247,8 +248,10 @@ async fn a_failing_receiver_gets_retries_with_one_delivery_id_spaced_by_backoff(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_used_up_go_to_dead_letters_and_a_replay_delivers() {
     let (_redis, receiver, mut config) = queue().await;
-    let metrics = Metrics::default();
-    config.extensions.insert(metrics.clone());
+    let probe = MetricsProbe::new();
+    config
+        .extensions
+        .insert(Metrics::from_recorder(probe.recorder()));
     receiver.otherwise(Reply::status(500));
     let thorn = thorn(config.clone());
     subscribe(&thorn, "job.*", receiver.url("/down")).await;
@@ -260,12 +263,17 @@ async fn retries_used_up_go_to_dead_letters_and_a_replay_delivers() {
     let stats = worker.stop().await;
     assert_eq!(stats.dead, 1);
     assert_eq!(receiver.len(), 3, "no attempt after the last retry");
-    let m = metrics.snapshot();
+    // The worker counts as the "default" backend does.
     assert_eq!(
-        (m.attempts, m.retries, m.failed, m.delivered),
-        (3, 2, 1, 0),
-        "the worker counts as the \"default\" backend does: {m:?}"
+        probe.counter("thorn_attempts_total", &[("class", "5xx")]),
+        3
     );
+    assert_eq!(probe.counter("thorn_retries_total", &[]), 2);
+    assert_eq!(
+        probe.counter("thorn_deliveries_total", &[("status", "failed")]),
+        1
+    );
+    assert_eq!(probe.counter("thorn_dead_lettered_total", &[]), 1);
 
     let dead = DeadLetters::new(RedisOptions::from_config(&config).unwrap()).unwrap();
     let letters = dead.list(10).await.unwrap();
@@ -293,8 +301,20 @@ async fn retries_used_up_go_to_dead_letters_and_a_replay_delivers() {
     );
     assert_eq!(worker.stop().await.delivered, 1);
     assert!(dead.is_empty().await.unwrap());
-    let m = metrics.snapshot();
-    assert_eq!((m.attempts, m.delivered), (4, 1), "{m:?}");
+    assert_eq!(
+        probe.counter("thorn_attempts_total", &[("class", "2xx")]),
+        1
+    );
+    assert_eq!(
+        probe.counter("thorn_deliveries_total", &[("status", "delivered")]),
+        1
+    );
+    let latency = probe.histogram("thorn_delivery_latency_seconds");
+    assert_eq!(
+        latency.len(),
+        1,
+        "measured from the send, across the dead letters"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,6 +21,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(feature = "program")]
 pub mod program;
 #[cfg(feature = "http")]

@@ -5,10 +5,13 @@
 -- KEYS[1]  the stream            thorn:{queue}:stream
 -- KEYS[2]  the retry set         thorn:{queue}:delayed
 -- KEYS[3]  the dead letters      thorn:{queue}:dead
+-- KEYS[4]  the queue's counters  thorn:{queue}:stats
 -- ARGV[1]  the consumer group
--- ARGV[2]  c: how many entries have nothing to file (every delivery
+-- ARGV[2]  how many deliveries of these entries were delivered (added to
+--          the `delivered` field of KEYS[4], for `thorn queue stats`)
+-- ARGV[3]  c: how many entries have nothing to file (every delivery
 --          succeeded), then their c ids
--- ARGV[3 + c ..] per other entry: its id, r, d, then r pairs (due time in
+-- ARGV[4 + c ..] per other entry: its id, r, d, then r pairs (due time in
 --          Unix ms, encoded delivery), then d quadruples (encoded delivery,
 --          last error, last HTTP status or "", failed at in Unix ms)
 --
@@ -17,12 +20,16 @@
 -- filed for it. The entries with nothing to file are acknowledged and
 -- deleted with one XACK and one XDEL.
 local settled = 0
-local c = tonumber(ARGV[2])
-if c > 0 then
-  settled = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 3, 2 + c))
-  redis.call('XDEL', KEYS[1], unpack(ARGV, 3, 2 + c))
+local delivered = tonumber(ARGV[2])
+if delivered > 0 then
+  redis.call('HINCRBY', KEYS[4], 'delivered', delivered)
 end
-local i = 3 + c
+local c = tonumber(ARGV[3])
+if c > 0 then
+  settled = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 4, 3 + c))
+  redis.call('XDEL', KEYS[1], unpack(ARGV, 4, 3 + c))
+end
+local i = 4 + c
 while i <= #ARGV do
   local id = ARGV[i]
   local r = tonumber(ARGV[i + 1])

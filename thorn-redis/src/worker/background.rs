@@ -1,5 +1,5 @@
-//! The worker's timers: moving due retries back to the stream, and the
-//! heartbeat that keeps a live worker's entries.
+//! The worker's timers: moving due retries back to the stream, the
+//! heartbeat that keeps a live worker's entries, and the queue's gauges.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -11,7 +11,11 @@ use super::Shared;
 use super::backoff::now_ms;
 use super::outage::{Link, Outage};
 use crate::keys::GROUP;
+use crate::queue::{Queue, QueueGauges};
 use crate::scripts;
+
+/// How often a worker reads the queue's numbers into its gauges.
+const GAUGES_EVERY: Duration = Duration::from_secs(5);
 
 /// Retries one promotion moves at most (then it runs again at once).
 const PROMOTE_COUNT: usize = 1000;
@@ -93,6 +97,29 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken)
         };
         if let Err(e) = result {
             tracing::warn!(error = %e, "refreshing entries in flight failed");
+        }
+    }
+}
+
+/// Sets the queue's gauges (`thorn_queue_*`) every few seconds; a failed
+/// read leaves them as they were (the read loop reports outages).
+pub(super) async fn gauges_loop(shared: Arc<Shared>, stop: CancellationToken) {
+    let gauges = QueueGauges::new(&shared.keys.queue);
+    let queue = match Queue::new(&shared.options) {
+        Ok(queue) => queue,
+        Err(e) => {
+            tracing::warn!(error = %e, "the queue's gauges are not kept");
+            return;
+        }
+    };
+    loop {
+        match queue.stats().await {
+            Ok(stats) => gauges.set(&stats),
+            Err(e) => tracing::debug!(error = %e, "reading the queue's numbers failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(GAUGES_EVERY) => {}
+            () = stop.cancelled() => return,
         }
     }
 }

@@ -33,10 +33,13 @@ pub(super) struct Lane {
     pub(super) items: Vec<QueuedDelivery>,
 }
 
-/// A delivery filed for a retry or the dead letters.
+/// An entry's deliveries filed for a retry or the dead letters, and how
+/// many were delivered.
+#[derive(Default)]
 pub(super) struct Filed {
     pub(super) retries: Vec<(u64, Vec<u8>)>,
     pub(super) dead: Vec<DeadItem>,
+    pub(super) delivered: u64,
 }
 
 /// A delivery whose attempt ended, and where it left the delivery.
@@ -81,10 +84,7 @@ pub(super) fn lanes(
 }
 
 pub(super) async fn deliver(shared: &Arc<Shared>, mut lanes: Vec<Lane>) -> Filed {
-    let mut filed = Filed {
-        retries: Vec::new(),
-        dead: Vec::new(),
-    };
+    let mut filed = Filed::default();
     // Most entries are one send to one subscriber: no task to spawn.
     if lanes.len() == 1 {
         if let Some(lane) = lanes.pop() {
@@ -160,6 +160,7 @@ pub(super) fn file(shared: &Shared, filed: &mut Filed, done: Done) {
     let n = item.attempts + 1;
     match status {
         Status::Delivered => {
+            filed.delivered += 1;
             shared.counters.add(|c| &c.delivered, 1);
         }
         Status::Retrying => {

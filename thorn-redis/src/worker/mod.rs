@@ -35,7 +35,7 @@ mod settle;
 mod shutdown;
 mod stats;
 
-use background::{heartbeat_loop, promote_loop};
+use background::{gauges_loop, heartbeat_loop, promote_loop};
 pub use builder::{ACK_MARGIN, ENTRIES_PER_DELIVERY_SLOT, WorkerBuilder};
 use group::{create_group, leave_group};
 use outage::{Link, Outage};
@@ -201,6 +201,7 @@ impl Worker {
         let drained = CancellationToken::new();
         let promoter = tokio::spawn(promote_loop(Arc::clone(&shared), stop.clone()));
         let heart = tokio::spawn(heartbeat_loop(Arc::clone(&shared), drained.clone()));
+        let gauges = tokio::spawn(gauges_loop(Arc::clone(&shared), stop.clone()));
         let settle_rx = shared
             .settle_rx
             .lock()
@@ -302,6 +303,7 @@ impl Worker {
         drained.cancel();
         let _ = promoter.await;
         let _ = heart.await;
+        let _ = gauges.await;
         let _ = settler.await;
         leave_group(&shared).await;
         let stats = shared.counters.snapshot();

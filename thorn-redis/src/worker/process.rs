@@ -96,7 +96,6 @@ async fn process(shared: &Arc<Shared>, id: String, work: Work, permit: OwnedSema
             );
             shared.counters.add(|c| &c.dead, items.len() as u64);
             Filed {
-                retries: Vec::new(),
                 dead: items
                     .iter()
                     .map(|item| DeadItem {
@@ -105,21 +104,19 @@ async fn process(shared: &Arc<Shared>, id: String, work: Work, permit: OwnedSema
                         status: None,
                     })
                     .collect(),
+                ..Filed::default()
             }
         }
-        Work::Deleted => Filed {
-            retries: Vec::new(),
-            dead: Vec::new(),
-        },
+        Work::Deleted => Filed::default(),
         Work::Malformed(blob, error) => {
             shared.counters.add(|c| &c.dead, 1);
             Filed {
-                retries: Vec::new(),
                 dead: vec![DeadItem {
                     blob,
                     error,
                     status: None,
                 }],
+                ..Filed::default()
             }
         }
     };

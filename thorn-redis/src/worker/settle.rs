@@ -66,7 +66,9 @@ pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob], outage: &
     inv.key(&shared.keys.stream)
         .key(&shared.keys.delayed)
         .key(&shared.keys.dead)
-        .arg(GROUP);
+        .key(&shared.keys.stats)
+        .arg(GROUP)
+        .arg(batch.iter().map(|j| j.filed.delivered).sum::<u64>());
     let clean = |j: &&SettleJob| j.filed.retries.is_empty() && j.filed.dead.is_empty();
     inv.arg(batch.iter().filter(clean).count());
     for job in batch.iter().filter(clean) {
@@ -107,6 +109,10 @@ pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob], outage: &
             Ok(settled) => {
                 outage.answered(Link::Commands);
                 shared.counters.add(|c| &c.entries, settled);
+                let dead: usize = batch.iter().map(|j| j.filed.dead.len()).sum();
+                if dead > 0 {
+                    shared.recorder.metrics().dead_lettered(dead as u64);
+                }
                 if settled < batch.len() as u64 {
                     tracing::debug!(
                         skipped = batch.len() as u64 - settled,

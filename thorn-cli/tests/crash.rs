@@ -1,7 +1,8 @@
-//! Crash recovery with the real `thorn-worker` binary: a worker killed with
+//! Crash recovery with the real `thorn worker` binary: a worker killed with
 //! SIGKILL mid-run, and another that reclaims what it left pending.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../thorn-redis/tests/common/mod.rs"]
 mod common;
 
 use std::collections::{HashMap, HashSet};
@@ -19,8 +20,9 @@ const LANES: usize = 4;
 const CONCURRENCY: usize = 8;
 
 fn worker(redis: &RedisServer, name: &str, ack_deadline: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_thorn-worker"))
+    Command::new(env!("CARGO_BIN_EXE_thorn"))
         .args([
+            "worker",
             "--redis-url",
             &redis.url(),
             "--queue",
@@ -44,7 +46,7 @@ fn worker(redis: &RedisServer, name: &str, ack_deadline: &str) -> Child {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("thorn-worker starts")
+        .expect("thorn worker starts")
 }
 
 fn terminate(child: &Child) {

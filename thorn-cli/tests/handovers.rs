@@ -4,6 +4,7 @@
 //! name of a worker that died holding it is a handover too.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../../thorn-redis/tests/common/mod.rs"]
 mod common;
 
 use std::process::{Command, Stdio};
@@ -84,8 +85,14 @@ async fn re_reads_by_the_worker_delivering_an_entry_are_not_handovers() {
     subscribe(&thorn, "tick.*", receiver.url("/t")).await;
     let sent = send_one(&thorn, "tick.a").await;
     // A process of its own, to be killed as a crash would.
-    let mut first = Command::new(env!("CARGO_BIN_EXE_thorn-worker"))
-        .args(["--redis-url", &redis.url(), "--consumer-name", "first"])
+    let mut first = Command::new(env!("CARGO_BIN_EXE_thorn"))
+        .args([
+            "worker",
+            "--redis-url",
+            &redis.url(),
+            "--consumer-name",
+            "first",
+        ])
         .env(
             "THORN_RECIPIENT_VALIDATORS",
             "allow_loopback,allow_any_port",
@@ -95,7 +102,7 @@ async fn re_reads_by_the_worker_delivering_an_entry_are_not_handovers() {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .expect("thorn-worker starts");
+        .expect("thorn worker starts");
     assert_eq!(
         receiver.wait_for(1, WAIT).await,
         1,
