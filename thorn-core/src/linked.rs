@@ -4,7 +4,10 @@
 //! with no list of backends written anywhere.
 //!
 //! Registration happens when the program starts, for every crate linked
-//! into it (the `thorn` crate's features decide which backend crates are).
+//! into it. A crate is linked when the program names it or a crate that
+//! depends on it: naming the `thorn` crate links the backends of its
+//! enabled features. A backend crate the program never names (only its
+//! registration is wanted) needs a `use my_backend as _;` somewhere.
 //! A backend registered both ways, or by two crates under one name, is
 //! built by whichever registration runs last: give each backend its own
 //! name.

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use thorn_core::delivery::headers;
 use thorn_core::{Config, Delivery, Digest, EventName, RecipientPolicy, Signatures, Subscriber};
 use thorn_http::{HttpClient, TrustedRoots, Verdict};
+use thorn_testkit::pki::TestPki;
 use thorn_testkit::receiver::{MockReceiver, Reply};
 
 fn delivery(url: &str) -> Delivery {
@@ -185,38 +186,9 @@ async fn policy_refuses_before_connecting() {
     assert_eq!(receiver.connections(), 1);
 }
 
-struct Pki {
-    ca_der: Vec<u8>,
-    chain: Vec<Vec<u8>>,
-    key: Vec<u8>,
-}
-
-fn pki() -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, KeyUsagePurpose, SanType};
-    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca.self_signed(&ca_key).unwrap();
-    let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-    leaf.subject_alt_names
-        .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-    let key = KeyPair::generate().unwrap();
-    let cert = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
-    Pki {
-        ca_der: ca_cert.der().to_vec(),
-        chain: vec![cert.der().to_vec()],
-        key: key.serialize_der(),
-    }
-}
-
 #[tokio::test]
 async fn tls_checks_certificates_and_trusts_added_roots() {
-    let pki = pki();
+    let pki = TestPki::new();
     let receiver = MockReceiver::builder()
         .tls(pki.chain.clone(), pki.key.clone())
         .start()
@@ -240,6 +212,47 @@ async fn tls_checks_certificates_and_trusts_added_roots() {
     let r = &receiver.requests()[0];
     assert_eq!(r.version, http::Version::HTTP_2, "ALPN picks HTTP/2");
     r.verify_hook("s3cret", Digest::Sha256).unwrap();
+}
+
+#[tokio::test]
+async fn a_ca_file_is_trusted_and_a_bad_one_is_named() {
+    let pki = TestPki::new();
+    let receiver = MockReceiver::builder()
+        .tls(pki.chain.clone(), pki.key.clone())
+        .start()
+        .await
+        .unwrap();
+    let d = delivery(&receiver.url("/secure"));
+    let dir = std::env::temp_dir().join(format!("thorn-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pem = dir.join("ca.pem");
+    // Two certificates in one file: another CA first, then the receiver's.
+    std::fs::write(&pem, format!("{}{}", TestPki::new().ca_pem, pki.ca_pem)).unwrap();
+    let mut config = Config::from_vars([("THORN_CA_FILE", pem.display().to_string())]).unwrap();
+    config.recipients = RecipientPolicy::allow_loopback_any_port();
+    let trusted = client(&config).attempt(&d, 1).await;
+    assert!(trusted.is_success(), "{trusted:?}");
+
+    let empty = dir.join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    for (path, says) in [
+        (
+            empty.display().to_string(),
+            "holds no `-----BEGIN CERTIFICATE-----` block",
+        ),
+        (
+            dir.join("missing.pem").display().to_string(),
+            "cannot read it",
+        ),
+    ] {
+        let config = Config::from_vars([("THORN_CA_FILE", path.clone())]).unwrap();
+        let e = HttpClient::new(&config).unwrap_err().to_string();
+        assert!(
+            e.contains("THORN_CA_FILE") && e.contains(&path) && e.contains(says),
+            "{e}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[tokio::test]

@@ -23,6 +23,8 @@
 
 #[cfg(feature = "metrics")]
 pub mod metrics;
+#[cfg(feature = "pki")]
+pub mod pki;
 #[cfg(feature = "program")]
 pub mod program;
 #[cfg(feature = "http")]

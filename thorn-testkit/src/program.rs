@@ -36,7 +36,18 @@ impl Program {
     /// Starts `path` with the variables `vars` only (the test's own
     /// environment is not passed on), stdout and stderr captured.
     pub fn start(path: impl AsRef<OsStr>, vars: &[(&str, &str)]) -> Result<Program> {
+        Self::start_with(path, &[], vars)
+    }
+
+    /// Starts `path` with the arguments `args` and the variables `vars`
+    /// only, as [`start`](Self::start) does.
+    pub fn start_with(
+        path: impl AsRef<OsStr>,
+        args: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Result<Program> {
         let mut child = Command::new(path)
+            .args(args)
             .env_clear()
             .envs(vars.iter().copied())
             .stdout(Stdio::piped())

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use serde_json::json;
-use thorn_core::{Config, Event, Outcome as Delivered, Thorn};
+use thorn::{Config, Event, Outcome as Delivered, Thorn};
 
 use crate::cli::{SendArgs, StoreKind};
 use crate::failure::{Failure, Outcome};
