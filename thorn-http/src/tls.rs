@@ -45,7 +45,7 @@ impl TrustedRoots {
     /// says what is wrong with it.
     pub fn add_pem_file(mut self, path: &Path) -> Result<Self> {
         let invalid = |reason: String| Error::InvalidSetting {
-            name: CA_FILE.name().into(),
+            name: CA_FILE.name(),
             value: path.display().to_string(),
             reason,
         };
@@ -80,7 +80,7 @@ fn roots(config: &Config, extra: Option<&TrustedRoots>) -> Result<RootCertStore>
         if added == 0 {
             let errors: Vec<String> = native.errors.iter().map(ToString::to_string).collect();
             return Err(Error::InvalidSetting {
-                name: NATIVE_ROOTS.name().into(),
+                name: NATIVE_ROOTS.name(),
                 value: "true".into(),
                 reason: format!(
                     "the system's certificate store holds no usable certificate ({}); install ca-certificates, point SSL_CERT_FILE at a bundle, or unset it to use the built-in roots",

@@ -19,8 +19,8 @@ use std::io::{Error, ErrorKind, Result};
 use std::process::Stdio;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
-use tokio::process::{Child, ChildStdout, Command};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 
 /// How long one step (a line, the exit) may take.
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -30,6 +30,9 @@ pub const WAIT: Duration = Duration::from_secs(10);
 pub struct Program {
     child: Child,
     stdout: Lines<BufReader<ChildStdout>>,
+    stderr: Lines<BufReader<ChildStderr>>,
+    /// The stderr lines read so far.
+    errors: Vec<String>,
 }
 
 impl Program {
@@ -58,22 +61,41 @@ impl Program {
             .stdout
             .take()
             .ok_or_else(|| Error::other("the program's stdout is not captured"))?;
+        let stderr = child
+            .stderr
+            .take()
+            .ok_or_else(|| Error::other("the program's stderr is not captured"))?;
         Ok(Program {
             child,
             stdout: BufReader::new(stdout).lines(),
+            stderr: BufReader::new(stderr).lines(),
+            errors: Vec::new(),
         })
     }
 
     /// The next line the program prints, within [`WAIT`].
     pub async fn line(&mut self) -> Result<String> {
-        match tokio::time::timeout(WAIT, self.stdout.next_line()).await {
-            Err(_) => Err(Error::new(ErrorKind::TimedOut, "no line within the wait")),
-            Ok(Ok(Some(line))) => Ok(line),
-            Ok(Ok(None)) => Err(Error::new(
-                ErrorKind::UnexpectedEof,
-                "the program's output ended",
-            )),
-            Ok(Err(e)) => Err(e),
+        next_line(&mut self.stdout).await
+    }
+
+    /// Reads stderr, within [`WAIT`], up to the first line that contains
+    /// `text`; that line. The lines read stay part of what
+    /// [`exit`](Self::exit) returns.
+    pub async fn stderr_until(&mut self, text: &str) -> Result<String> {
+        loop {
+            let line = next_line(&mut self.stderr).await.map_err(|e| {
+                Error::new(
+                    e.kind(),
+                    format!(
+                        "{e} before a line with {text:?}; stderr so far:\n{}",
+                        self.errors.join("\n")
+                    ),
+                )
+            })?;
+            self.errors.push(line.clone());
+            if line.contains(text) {
+                return Ok(line);
+            }
         }
     }
 
@@ -102,10 +124,22 @@ impl Program {
                     "the program did not exit within the wait",
                 )
             })??;
-        let mut stderr = String::new();
-        if let Some(mut err) = self.child.stderr.take() {
-            err.read_to_string(&mut stderr).await?;
+        while let Some(line) = self.stderr.next_line().await? {
+            self.errors.push(line);
         }
-        Ok((status.success(), stderr))
+        Ok((status.success(), self.errors.join("\n")))
+    }
+}
+
+/// The next line of `lines`, within [`WAIT`].
+async fn next_line<R: AsyncBufRead + Unpin>(lines: &mut Lines<R>) -> Result<String> {
+    match tokio::time::timeout(WAIT, lines.next_line()).await {
+        Err(_) => Err(Error::new(ErrorKind::TimedOut, "no line within the wait")),
+        Ok(Ok(Some(line))) => Ok(line),
+        Ok(Ok(None)) => Err(Error::new(
+            ErrorKind::UnexpectedEof,
+            "the program's output ended",
+        )),
+        Ok(Err(e)) => Err(e),
     }
 }

@@ -42,6 +42,8 @@ thorn_core::link_hint!("redis", "enable the \"redis\" feature of the thorn crate
 pub fn settings() -> Vec<SettingDoc> {
     #[allow(unused_mut)]
     let mut all = thorn_core::config::core::SETTINGS.to_vec();
+    #[cfg(feature = "http")]
+    all.extend_from_slice(thorn_http::SETTINGS);
     #[cfg(feature = "redis")]
     all.extend_from_slice(thorn_redis::SETTINGS);
     all

@@ -19,7 +19,7 @@
 //!
 //! With the `"default"` backend the flush delivers before the answer is
 //! sent; with `THORN_DISPATCHER=redis` it only enqueues (one `XADD`), and a
-//! `thorn-worker` delivers. If the flush fails (Redis is down), the order
+//! `thorn worker` delivers. If the flush fails (Redis is down), the order
 //! stays written and is answered 201: Thorn holds the event and delivers it
 //! on a later flush, at the latest at shutdown.
 

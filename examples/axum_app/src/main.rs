@@ -19,7 +19,7 @@
 //! machine is added to `THORN_RECIPIENT_VALIDATORS` (loopback and its
 //! port); the rest of that setting is kept. With `THORN_DISPATCHER=redis`
 //! the answer waits only for the enqueue, and a worker delivers:
-//! `cargo run -p thorn-redis --features bin --bin thorn-worker`, whose own
+//! `cargo run -p thorn-cli -- worker`, whose own
 //! `THORN_RECIPIENT_VALIDATORS` must allow the receiver.
 
 use std::process::ExitCode;

@@ -13,7 +13,7 @@ use thorn_core::{Digest, Secret, Signer, signing};
 
 use crate::cli::ListenArgs;
 use crate::failure::{Failure, Outcome};
-use crate::signal::stop_requested;
+use crate::signal::StopSignal;
 
 /// The keys to check signatures with, and the answer to give.
 struct Listener {
@@ -35,6 +35,7 @@ pub(crate) async fn run(args: ListenArgs) -> Outcome<ExitCode> {
         status: StatusCode::from_u16(args.status)
             .map_err(|e| Failure::Usage(format!("invalid --status {}: {e}", args.status)))?,
     };
+    let signal = StopSignal::listen();
     let socket = tokio::net::TcpListener::bind((args.host, args.port))
         .await
         .map_err(|e| {
@@ -51,7 +52,7 @@ pub(crate) async fn run(args: ListenArgs) -> Outcome<ExitCode> {
         .fallback(receive)
         .with_state(Arc::new(listener));
     axum::serve(socket, app)
-        .with_graceful_shutdown(stop_requested())
+        .with_graceful_shutdown(signal.received())
         .await
         .map_err(|e| Failure::failed(format!("serving: {e}")))?;
     Ok(ExitCode::SUCCESS)

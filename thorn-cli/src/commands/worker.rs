@@ -11,7 +11,7 @@ use thorn_redis::{RedisOptions, Worker};
 use crate::cli::WorkerArgs;
 use crate::failure::{Failure, Outcome};
 use crate::settings::{apply, flag_error};
-use crate::signal::stop_requested;
+use crate::signal::StopSignal;
 
 /// `--ack-deadline`, which has no variable: read as durations are.
 const ACK_DEADLINE: Setting<Duration> = Setting::new(
@@ -32,10 +32,11 @@ pub(crate) async fn run(config: Config, args: WorkerArgs) -> Outcome<ExitCode> {
             .map_err(|e| Failure::failed(format!("cannot serve metrics on {addr}: {e}")))?;
         tracing::info!(%addr, "serving metrics");
     }
+    let signal = StopSignal::listen();
     let worker = build(config, &args)?;
     let stop = worker.shutdown_handle();
     tokio::spawn(async move {
-        stop_requested().await;
+        signal.received().await;
         tracing::info!("signal received: stopping");
         stop.shutdown();
     });

@@ -1,0 +1,198 @@
+//! `thorn subscriptions` against the Redis store: add (the secret shown
+//! once), list, show (never the secret), remove; refusals at the door.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../../thorn-redis/tests/common/mod.rs"]
+mod common;
+mod support;
+
+use std::sync::Arc;
+
+use common::redis;
+use support::{TempDir, thorn};
+use thorn_core::{EventName, SubscriberStore};
+use thorn_redis::{RedisOptions, RedisStore};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_list_show_remove() {
+    let redis = redis().await;
+    let url = redis.url();
+    let vars = [("THORN_REDIS_URL", url.as_str())];
+
+    let added = thorn(
+        &[
+            "subscriptions",
+            "add",
+            "order.*",
+            "https://hooks.example.com/orders?token=abc",
+            "--owner",
+            "acme",
+            "--json",
+        ],
+        &vars,
+    )
+    .await
+    .json_lines();
+    let sub = &added[0];
+    let id = sub["id"].as_str().unwrap().to_owned();
+    let secret = sub["secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("whsec_"), "a generated key: {secret}");
+    assert_eq!(
+        sub["url"], "https://hooks.example.com/orders",
+        "no query shown"
+    );
+
+    let text = thorn(
+        &[
+            "subscriptions",
+            "add",
+            "invoice.paid",
+            "https://billing.example.com/",
+            "--secret",
+            "given",
+            "--digest",
+            "sha512",
+            "--signer",
+            "compat",
+        ],
+        &vars,
+    )
+    .await
+    .ok();
+    assert!(text.starts_with("added "), "{text}");
+    assert!(
+        !text.contains("given") && !text.contains("secret"),
+        "a given secret is not echoed: {text}"
+    );
+
+    // The store the library reads holds what the CLI wrote.
+    let store = RedisStore::new(
+        &RedisOptions::from_config(&common::config(&redis)).unwrap(),
+        "default",
+    )
+    .unwrap();
+    let store: Arc<dyn SubscriberStore> = Arc::new(store);
+    let matched = store
+        .matching(&EventName::new("order.created").unwrap(), None)
+        .await
+        .unwrap();
+    assert_eq!(matched.len(), 1);
+    assert_eq!(matched[0].secret.expose(), secret);
+    assert_eq!(matched[0].owner.as_deref(), Some("acme"));
+
+    let all = thorn(&["subscriptions", "list", "--json"], &vars)
+        .await
+        .json_lines();
+    assert_eq!(all.len(), 2, "{all:?}");
+    let listed = thorn(&["subscriptions", "list"], &vars).await.ok();
+    assert!(
+        !listed.contains(&secret) && !listed.contains("given"),
+        "{listed}"
+    );
+    for (filter, n) in [
+        (vec!["--owner", "acme"], 1),
+        (vec!["--owner", "nobody"], 0),
+        (vec!["--event", "invoice.paid"], 1),
+    ] {
+        let mut args = vec!["subscriptions", "list", "--json"];
+        args.extend(&filter);
+        assert_eq!(
+            thorn(&args, &vars).await.json_lines().len(),
+            n,
+            "{filter:?}"
+        );
+    }
+
+    let shown = thorn(&["subscriptions", "show", &id], &vars).await.ok();
+    assert!(
+        shown.contains("order.*") && shown.contains("acme"),
+        "{shown}"
+    );
+    assert!(!shown.contains(&secret), "{shown}");
+
+    let removed = thorn(&["subscriptions", "remove", &id], &vars).await.ok();
+    assert_eq!(removed.trim(), format!("removed {id}"));
+    let again = thorn(&["subscriptions", "remove", &id], &vars).await;
+    assert_eq!(again.code, 1, "{again:?}");
+    assert_eq!(
+        thorn(&["subscriptions", "list", "--json"], &vars)
+            .await
+            .json_lines()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn bad_subscriptions_are_refused_at_the_door() {
+    let dir = TempDir::new("subs-refused");
+    // No Redis is needed: each is refused before the store is reached.
+    for (args, says) in [
+        (
+            vec![
+                "subscriptions",
+                "add",
+                "a.*",
+                "http://169.254.169.254/latest",
+            ],
+            "THORN_RECIPIENT_VALIDATORS",
+        ),
+        (
+            vec!["subscriptions", "add", "a..b", "https://example.com/"],
+            "invalid subscription",
+        ),
+        (
+            vec![
+                "subscriptions",
+                "add",
+                "a.*",
+                "https://example.com/",
+                "--digest",
+                "md5",
+            ],
+            "--digest",
+        ),
+        (
+            vec![
+                "subscriptions",
+                "add",
+                "a.*",
+                "https://example.com/",
+                "--content-type",
+                "xml",
+            ],
+            "--content-type",
+        ),
+        (vec!["subscriptions", "show", "not-a-uuid"], "not-a-uuid"),
+    ] {
+        let out = thorn(&args, &[]).await;
+        assert_eq!(out.code, 2, "{args:?}: {out:?}");
+        assert!(out.stderr.contains(says), "{args:?}: {out:?}");
+    }
+    let file = dir.file(
+        "subs.json",
+        r#"[{"event": "a.*", "url": "https://example.com/", "secret": "k"}]"#,
+    );
+    let vars = [("THORN_SUBSCRIBERS", file.as_str())];
+    let listed = thorn(
+        &["subscriptions", "list", "--store", "file", "--json"],
+        &vars,
+    )
+    .await
+    .json_lines();
+    assert_eq!(listed.len(), 1);
+    let add = thorn(
+        &[
+            "subscriptions",
+            "add",
+            "b.*",
+            "https://example.com/",
+            "--store",
+            "file",
+        ],
+        &vars,
+    )
+    .await;
+    assert_eq!(add.code, 2, "{add:?}");
+    assert!(add.stderr.contains("read only"), "{add:?}");
+}
