@@ -95,7 +95,7 @@ pub(crate) struct WorkerArgs {
     #[arg(long, value_name = "N")]
     pub(crate) concurrency: Option<String>,
     /// This worker's name in the consumer group (default
-    /// worker-<pid>-<random>).
+    /// `worker-PID-RANDOM`).
     #[arg(long, value_name = "NAME")]
     pub(crate) consumer_name: Option<String>,
     /// Reclaim entries of dead workers after this long: 30, 0.5, 250ms,
