@@ -107,7 +107,11 @@ impl Delivery {
             let id = self.id.hyphenated().encode_lower(&mut id);
             let key = sub.secret.standard_key();
             let mut header = signing::standard_signature(key, id, ts, &self.body);
-            for old in &sub.previous_secrets {
+            let previous: &[_] = match sub.previous_until {
+                Some(until) if ts > until => &[],
+                _ => &sub.previous_secrets,
+            };
+            for old in previous {
                 header.push(' ');
                 header.push_str(&signing::standard_signature(
                     old.standard_key(),
@@ -278,6 +282,22 @@ mod tests {
             signing::verify_hook_signature(old.as_bytes(), Digest::Sha256, &d.body, &sig.hook_hmac)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn previous_secrets_stop_signing_when_their_grace_ends() {
+        let until = 1_700_000_000;
+        let sub = Subscriber::builder("a.*", "https://example.com/", "new")
+            .previous_secret("old")
+            .previous_until(until)
+            .signatures(Signatures::Both)
+            .build()
+            .unwrap();
+        let d = delivery(sub);
+        let at = |ts: i64| std::time::UNIX_EPOCH + std::time::Duration::from_secs(ts as u64);
+        let count = |ts| d.sign(at(ts)).standard.unwrap().1.split(' ').count();
+        assert_eq!(count(until), 2, "the last second of grace still signs");
+        assert_eq!(count(until + 1), 1, "then only the new secret");
     }
 
     #[test]

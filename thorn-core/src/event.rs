@@ -127,6 +127,9 @@ pub struct Event {
     pub(crate) reference: Option<String>,
     pub(crate) timeout: Option<Duration>,
     pub(crate) extra: Vec<Arc<Subscriber>>,
+    /// Whether the store's matching subscriptions receive it (not when it
+    /// is sent [`only_to`](Event::only_to) given subscribers).
+    pub(crate) matched: bool,
 }
 
 impl Event {
@@ -144,6 +147,7 @@ impl Event {
             reference: None,
             timeout: None,
             extra: Vec::new(),
+            matched: true,
         }
     }
 
@@ -182,6 +186,15 @@ impl Event {
     /// A subscriber that receives this one send in addition to the matching
     /// subscriptions.
     pub fn also_to(mut self, subscriber: impl Into<Arc<Subscriber>>) -> Self {
+        self.extra.push(subscriber.into());
+        self
+    }
+
+    /// Sends this event to `subscriber` only, whatever the store's
+    /// subscriptions match (a test ping to one subscription, say); call
+    /// [`also_to`](Self::also_to) for more.
+    pub fn only_to(mut self, subscriber: impl Into<Arc<Subscriber>>) -> Self {
+        self.matched = false;
         self.extra.push(subscriber.into());
         self
     }

@@ -189,6 +189,9 @@ impl SubscriptionIndex {
 }
 
 fn keep(sub: &Subscriber, sender: Option<&str>) -> bool {
+    if !sub.enabled {
+        return false;
+    }
     match sender {
         None => true,
         Some(s) => sub.owner.as_deref() == Some(s),

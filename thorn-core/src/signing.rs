@@ -176,12 +176,34 @@ pub fn verify_standard<K: AsRef<[u8]>>(
     body: &[u8],
     now: SystemTime,
 ) -> Result<(), VerifyError> {
+    verify_standard_within(
+        TIMESTAMP_TOLERANCE,
+        keys,
+        id,
+        timestamp_header,
+        signature_header,
+        body,
+        now,
+    )
+}
+
+/// [`verify_standard`] with a tolerance of one's own: how far the
+/// timestamp may be from `now`.
+pub fn verify_standard_within<K: AsRef<[u8]>>(
+    tolerance: Duration,
+    keys: &[K],
+    id: &str,
+    timestamp_header: &str,
+    signature_header: &str,
+    body: &[u8],
+    now: SystemTime,
+) -> Result<(), VerifyError> {
     let timestamp: i64 = timestamp_header
         .trim()
         .parse()
         .map_err(|_| VerifyError::Malformed("webhook-timestamp is not whole seconds"))?;
     let now = unix_seconds(now);
-    let tolerance = TIMESTAMP_TOLERANCE.as_secs();
+    let tolerance = tolerance.as_secs();
     if now.abs_diff(timestamp) > tolerance {
         return Err(VerifyError::Stale {
             timestamp,

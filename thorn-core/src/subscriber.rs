@@ -240,10 +240,25 @@ pub struct Subscriber {
     /// the current secret only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub previous_secrets: Vec<Secret>,
+    /// Until when (Unix seconds) the previous secrets sign; `None`: until
+    /// they are removed. A rotation with a grace period sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_until: Option<i64>,
+    /// Whether it receives events; a disabled subscription matches none.
+    #[serde(default = "enabled_by_default", skip_serializing_if = "is_enabled")]
+    pub enabled: bool,
     /// The scheme of `Hook-HMAC` for this subscription; `None` follows
     /// `THORN_HMAC_SIGNER` (plain HMAC by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<Signer>,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+fn is_enabled(enabled: &bool) -> bool {
+    *enabled
 }
 
 mod url_serde {
@@ -310,6 +325,8 @@ impl Subscriber {
             owner: None,
             signatures: Signatures::default(),
             previous_secrets: Vec::new(),
+            previous_until: None,
+            enabled: true,
             signer: None,
         }
     }
@@ -340,6 +357,8 @@ pub struct SubscriberBuilder {
     owner: Option<Arc<str>>,
     signatures: Signatures,
     previous_secrets: Vec<String>,
+    previous_until: Option<i64>,
+    enabled: bool,
     signer: Option<Signer>,
 }
 
@@ -355,6 +374,8 @@ impl fmt::Debug for SubscriberBuilder {
             .field("owner", &self.owner)
             .field("signatures", &self.signatures)
             .field("previous_secrets", &self.previous_secrets.len())
+            .field("previous_until", &self.previous_until)
+            .field("enabled", &self.enabled)
             .field("signer", &self.signer)
             .finish()
     }
@@ -399,6 +420,19 @@ impl SubscriberBuilder {
         self.previous_secrets.push(secret.as_ref().to_owned());
         self
     }
+    /// Until when (Unix seconds) the previous secrets sign: the end of a
+    /// rotation's grace period.
+    pub fn previous_until(mut self, unix_seconds: i64) -> Self {
+        self.previous_until = Some(unix_seconds);
+        self
+    }
+
+    /// Whether it receives events (default true).
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
     /// Validates and builds.
     pub fn build(self) -> Result<Subscriber> {
         let id = self.id.unwrap_or_else(Uuid::new_v4);
@@ -427,6 +461,8 @@ impl SubscriberBuilder {
             owner: self.owner,
             signatures: self.signatures,
             previous_secrets,
+            previous_until: self.previous_until,
+            enabled: self.enabled,
             signer: self.signer,
         })
     }

@@ -181,11 +181,14 @@ impl Thorn {
 
     /// Matches, encodes once per content type, and builds the deliveries.
     pub async fn prepare(&self, event: Event) -> Result<PreparedEvent> {
-        let mut subs = self
-            .inner
-            .store
-            .matching(&event.name, event.sender.as_deref())
-            .await?;
+        let mut subs = if event.matched {
+            self.inner
+                .store
+                .matching(&event.name, event.sender.as_deref())
+                .await?
+        } else {
+            Vec::with_capacity(event.extra.len())
+        };
         subs.extend(event.extra.iter().cloned());
         let envelope = self.inner.config.envelope;
         let standard = self.inner.config.standard_webhooks;

@@ -1,0 +1,127 @@
+//! Turning what a caller sent into a subscription, each bad value a
+//! problem naming its field.
+
+use std::time::SystemTime;
+
+use thorn_core::{
+    Config, ContentType, Digest, EventName, Pattern, Secret, Signatures, Signer, Subscriber,
+};
+
+use super::model::{CreateSubscription, UpdateSubscription};
+use crate::owner::Owner;
+use crate::problem::Problem;
+
+/// The new subscription of `owner`, and its secret.
+pub(crate) fn create(
+    config: &Config,
+    owner: &Owner,
+    input: CreateSubscription,
+) -> Result<(Subscriber, Secret), Problem> {
+    let secret = match &input.secret {
+        Some(text) => Secret::new(text).map_err(|e| Problem::invalid("secret", e.to_string()))?,
+        None => Secret::generate(),
+    };
+    pattern(&input.event)?;
+    let mut builder = Subscriber::builder(&input.event, &input.url, secret.expose())
+        .owner(owner.shared())
+        .content_type(content_type(input.content_type.as_deref())?)
+        .digest(digest(input.digest.as_deref())?);
+    if let Some(text) = &input.signer {
+        builder = builder.signer(signer(text)?);
+    }
+    if input.standard_webhooks == Some(true) {
+        builder = builder.signatures(Signatures::Both);
+    }
+    let sub = builder
+        .build()
+        .map_err(|e| Problem::invalid("url", e.to_string()))?;
+    allowed(config, &sub)?;
+    Ok((sub, secret))
+}
+
+/// `sub` with `changes` made.
+pub(crate) fn update(
+    config: &Config,
+    sub: &Subscriber,
+    changes: UpdateSubscription,
+) -> Result<Subscriber, Problem> {
+    let mut next = sub.clone();
+    if let Some(event) = &changes.event {
+        next.pattern = pattern(event)?;
+    }
+    if let Some(url) = &changes.url {
+        let probe = Subscriber::builder("a", url, "k")
+            .build()
+            .map_err(|e| Problem::invalid("url", e.to_string()))?;
+        next.url = probe.url;
+    }
+    if changes.content_type.is_some() {
+        next.content_type = content_type(changes.content_type.as_deref())?;
+    }
+    if let Some(enabled) = changes.enabled {
+        next.enabled = enabled;
+    }
+    allowed(config, &next)?;
+    Ok(next)
+}
+
+/// `sub` with a new secret; the old one signs as a previous secret until
+/// `until`.
+pub(crate) fn rotate(sub: &Subscriber, until: SystemTime) -> (Subscriber, Secret) {
+    let secret = Secret::generate();
+    let mut next = sub.clone();
+    next.previous_secrets = vec![std::mem::replace(&mut next.secret, secret.clone())];
+    next.previous_until = Some(thorn_core::signing::unix_seconds(until));
+    (next, secret)
+}
+
+/// The recipient policy's verdict on the URL, as a send would give it.
+fn allowed(config: &Config, sub: &Subscriber) -> Result<(), Problem> {
+    config
+        .recipients
+        .check_url(&sub.url)
+        .map_err(|refusal| Problem::invalid("url", refusal.to_string()))
+}
+
+fn pattern(text: &str) -> Result<Pattern, Problem> {
+    Pattern::new(text).map_err(|e| Problem::invalid("event", e.to_string()))
+}
+
+/// An event name of the list's filter.
+pub(crate) fn event_name(text: &str) -> Result<EventName, Problem> {
+    EventName::new(text).map_err(|e| Problem::bad_request(e.to_string()).field("event"))
+}
+
+fn content_type(text: Option<&str>) -> Result<ContentType, Problem> {
+    match text {
+        None | Some("application/json" | "json") => Ok(ContentType::Json),
+        Some("application/x-www-form-urlencoded" | "form") => Ok(ContentType::Form),
+        Some(other) => Err(Problem::invalid(
+            "content_type",
+            format!(
+                "{other:?} is not a content type Thorn sends; use application/json or application/x-www-form-urlencoded"
+            ),
+        )),
+    }
+}
+
+fn digest(text: Option<&str>) -> Result<Digest, Problem> {
+    match text {
+        None => Ok(Digest::Sha256),
+        Some(name) => Digest::parse(name).ok_or_else(|| {
+            Problem::invalid(
+                "digest",
+                format!("{name:?} is not a digest; use sha256, sha1 or sha512"),
+            )
+        }),
+    }
+}
+
+fn signer(text: &str) -> Result<Signer, Problem> {
+    Signer::parse(text).map_err(|_| {
+        Problem::invalid(
+            "signer",
+            format!("{text:?} is not a signer; use hmac or compat"),
+        )
+    })
+}
