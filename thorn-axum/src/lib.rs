@@ -12,6 +12,10 @@
 //! Errors are `application/problem+json` ([`Problem`]).
 #![forbid(unsafe_code)]
 
+/// The axum this crate is built on, for applications that name its types
+/// through Thorn.
+pub use axum;
+
 pub mod api;
 pub mod owner;
 pub mod problem;

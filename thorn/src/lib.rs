@@ -16,6 +16,11 @@ pub use thorn_inline as inline;
 #[cfg(feature = "redis")]
 pub use thorn_redis as redis;
 
+/// The subscriptions API and the `Verified` extractor for axum (feature
+/// `axum`).
+#[cfg(feature = "axum")]
+pub use thorn_axum as axum;
+
 /// Test helpers (feature `testkit`).
 #[cfg(feature = "testkit")]
 pub use thorn_testkit as testkit;
@@ -46,6 +51,8 @@ pub fn settings() -> Vec<SettingDoc> {
     all.extend_from_slice(thorn_http::SETTINGS);
     #[cfg(feature = "redis")]
     all.extend_from_slice(thorn_redis::SETTINGS);
+    #[cfg(feature = "axum")]
+    all.extend_from_slice(thorn_axum::SETTINGS);
     all
 }
 
