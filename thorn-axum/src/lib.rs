@@ -26,4 +26,6 @@ pub use api::{openapi, subscriptions};
 pub use owner::Owner;
 pub use problem::Problem;
 pub use settings::SETTINGS;
-pub use verified::{KeyLookup, MemoryReplayCache, ReplayCache, Verified, WebhookReceiver};
+pub use verified::{
+    KeyLookup, MemoryReplayCache, Rejection, ReplayCache, Verified, WebhookReceiver,
+};

@@ -7,8 +7,11 @@ mod replay;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use axum::Json;
 use axum::extract::{FromRef, FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use thorn_core::delivery::headers;
 use thorn_core::signing::{self, TIMESTAMP_TOLERANCE};
@@ -114,38 +117,44 @@ impl WebhookReceiver {
         self
     }
 
+    /// Forgets the delivery `id`, for one that was verified but not kept
+    /// (the receiver was too busy): the sender's retry is then taken.
+    pub fn forget(&self, id: &str) {
+        self.replays.forget(id);
+    }
+
     /// Checks one delivery's headers and body at `now`; its id.
     pub fn check(
         &self,
         headers_in: &HeaderMap,
         body: &[u8],
         now: SystemTime,
-    ) -> Result<Checked, Problem> {
+    ) -> Result<Checked, Rejection> {
         let c = self;
         let get = |name: &str| headers_in.get(name).and_then(|v| v.to_str().ok());
         let hook = get(headers::HOOK_HMAC);
         let standard = get(headers::WEBHOOK_SIGNATURE);
         if hook.is_none() && standard.is_none() || c.require_standard && standard.is_none() {
-            return Err(malformed("the signature headers are missing"));
+            return Err(malformed("the signature headers are missing").into());
         }
         let delivery = get(headers::HOOK_DELIVERY).or(get(headers::WEBHOOK_ID));
         let Some(delivery) = delivery else {
-            return Err(malformed("the delivery id header is missing"));
+            return Err(malformed("the delivery id header is missing").into());
         };
         let subscription = get(headers::HOOK_SUBSCRIPTION);
         let keys = c.keys.keys(subscription);
         if keys.is_empty() {
-            return Err(untrusted());
+            return Err(untrusted().into());
         }
         if let Some(value) = hook {
             if !self.hook_verifies(&keys, body, value) {
-                return Err(untrusted());
+                return Err(untrusted().into());
             }
         }
         if let Some(signature) = standard {
             let (Some(id), Some(ts)) = (get(headers::WEBHOOK_ID), get(headers::WEBHOOK_TIMESTAMP))
             else {
-                return Err(malformed("the Standard Webhooks headers are incomplete"));
+                return Err(malformed("the Standard Webhooks headers are incomplete").into());
             };
             let standard_keys: Vec<&[u8]> = keys.iter().map(Secret::standard_key).collect();
             signing::verify_standard_within(
@@ -157,14 +166,14 @@ impl WebhookReceiver {
                 body,
                 now,
             )
-            .map_err(|_| untrusted())?;
+            .map_err(|_| Rejection::from(untrusted()))?;
             // The signed id is the one replays are caught by.
             if id != delivery {
-                return Err(untrusted());
+                return Err(untrusted().into());
             }
         }
         if !c.replays.first_sighting(delivery, c.tolerance) {
-            return Err(untrusted());
+            return Err(Rejection::Duplicate(delivery.to_owned()));
         }
         Ok(Checked {
             delivery: delivery.to_owned(),
@@ -203,10 +212,40 @@ pub struct Checked {
     pub subscription: Option<String>,
 }
 
+/// Why [`Verified`] did not let a delivery through.
+#[derive(Debug)]
+pub enum Rejection {
+    /// Refused: 400 (malformed) or 401 (not trusted), with a problem
+    /// document that does not say which check failed.
+    Refused(Problem),
+    /// A delivery id seen within the tolerance: answered `200 OK` with
+    /// `{"id": …, "status": "duplicate"}` and not handled again. Not an
+    /// error: a sender repeats a delivery (same id) whose answer it lost,
+    /// and must read the repeat as done.
+    Duplicate(String),
+}
+
+impl From<Problem> for Rejection {
+    fn from(problem: Problem) -> Self {
+        Rejection::Refused(problem)
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        match self {
+            Rejection::Refused(problem) => problem.into_response(),
+            Rejection::Duplicate(id) => (
+                StatusCode::OK,
+                Json(serde_json::json!({"id": id, "status": "duplicate"})),
+            )
+                .into_response(),
+        }
+    }
+}
+
 /// A delivery whose signatures verified, fresh and not seen before, with
-/// its payload deserialised from JSON. Refused deliveries are answered 400
-/// (malformed) or 401 (not trusted), with a problem document that does not
-/// say which check failed.
+/// its payload deserialised from JSON. See [`Rejection`] for the others.
 #[derive(Debug, Clone)]
 pub struct Verified<T> {
     /// The delivery's id.
@@ -217,6 +256,8 @@ pub struct Verified<T> {
     pub subscription: Option<String>,
     /// The body, deserialised.
     pub payload: T,
+    /// The body as signed.
+    pub body: Bytes,
 }
 
 impl<S, T> FromRequest<S> for Verified<T>
@@ -225,9 +266,9 @@ where
     WebhookReceiver: FromRef<S>,
     T: DeserializeOwned,
 {
-    type Rejection = Problem;
+    type Rejection = Rejection;
 
-    async fn from_request(request: Request, state: &S) -> Result<Self, Problem> {
+    async fn from_request(request: Request, state: &S) -> Result<Self, Rejection> {
         let receiver = WebhookReceiver::from_ref(state);
         let (parts, body) = request.into_parts();
         let body = axum::body::to_bytes(body, receiver.max_body)
@@ -240,13 +281,17 @@ where
                 )
             })?;
         let checked = receiver.check(&parts.headers, &body, SystemTime::now())?;
-        let payload = serde_json::from_slice(&body)
-            .map_err(|_| malformed("the body is not the JSON this receiver expects"))?;
+        let payload = serde_json::from_slice(&body).map_err(|_| {
+            // Not kept: the id may come again once the sender is fixed.
+            receiver.forget(&checked.delivery);
+            malformed("the body is not the JSON this receiver expects")
+        })?;
         Ok(Verified {
             delivery: checked.delivery,
             event: checked.event,
             subscription: checked.subscription,
             payload,
+            body,
         })
     }
 }

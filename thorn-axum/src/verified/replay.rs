@@ -10,6 +10,10 @@ pub trait ReplayCache: Send + Sync + 'static {
     /// Records `id` as seen now; `false` when it was already seen within
     /// `window`.
     fn first_sighting(&self, id: &str, window: Duration) -> bool;
+
+    /// Forgets `id`, for a delivery that was verified but not kept (the
+    /// receiver was too busy): the sender's retry must pass.
+    fn forget(&self, id: &str);
 }
 
 /// The ids of the last `window` in memory, at most `capacity` of them
@@ -56,6 +60,11 @@ impl ReplayCache for MemoryReplayCache {
     fn first_sighting(&self, id: &str, window: Duration) -> bool {
         self.sighting_at(id, window, Instant::now())
     }
+
+    fn forget(&self, id: &str) {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        seen.at.remove(id);
+    }
 }
 
 impl MemoryReplayCache {
@@ -98,6 +107,16 @@ mod tests {
         assert!(cache.first_sighting("c", window), "over capacity: a goes");
         assert!(cache.first_sighting("a", window));
         assert!(!cache.first_sighting("c", window));
+    }
+
+    #[test]
+    fn a_forgotten_id_is_new_again() {
+        let cache = MemoryReplayCache::default();
+        let window = Duration::from_secs(300);
+        assert!(cache.first_sighting("a", window));
+        cache.forget("a");
+        assert!(cache.first_sighting("a", window));
+        assert!(!cache.first_sighting("a", window));
     }
 
     #[test]
