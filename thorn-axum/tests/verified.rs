@@ -188,7 +188,7 @@ async fn tampered_replayed_stale_unsigned_and_oversized_are_refused() {
             r#"{"n": 6}"#,
         )
         .await;
-    assert_eq!(unsigned.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unsigned.status, StatusCode::UNAUTHORIZED);
 
     let (h, _) = signed(&url, br#"{"n": 7}"#, false, KEY);
     let big = Bytes::from(vec![b' '; 2048]);

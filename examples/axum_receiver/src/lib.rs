@@ -1,7 +1,8 @@
-//! A webhook receiver in axum: `POST /hooks` verifies `Hook-HMAC` (plain
-//! HMAC or Python Thorn's scheme) and the Standard Webhooks headers,
-//! refuses stale and replayed deliveries, and answers `202 Accepted` as soon
-//! as the delivery is handed to a worker, before it is processed.
+//! A webhook receiver in axum: `POST /hooks` takes a
+//! [`thorn::axum::Verified`] delivery (`Hook-HMAC`, plain HMAC or Python
+//! Thorn's scheme, and the Standard Webhooks headers checked; stale and
+//! replayed deliveries refused) and answers `202 Accepted` as soon as it is
+//! handed to a worker, before it is processed.
 //!
 //! ```
 //! use axum_receiver::{Settings, router};
@@ -20,34 +21,27 @@
 //!   processed again. Not 409: Thorn sends every attempt of a delivery with
 //!   the same id, so a retry after a lost answer must read as success, and
 //!   a 409 would make the sender report a processed delivery as failed.
-//! - `401` (`application/problem+json`): a signature does not verify, a
-//!   signature header is missing, the Standard Webhooks timestamp is more
-//!   than five minutes from now, or `Hook-Delivery` differs from the signed
-//!   `webhook-id`. `400`: a signed delivery without `Hook-Delivery` or
-//!   `Hook-Event`.
+//! - `401` (`application/problem+json`, the same for every cause, so that
+//!   it tells an attacker nothing): a signature does not verify, the
+//!   Standard Webhooks timestamp is more than five minutes from now, a
+//!   signature header is missing, or `Hook-Delivery` differs from the
+//!   signed `webhook-id`. `400`: the delivery id is missing, or the body is
+//!   not JSON.
 //! - `503` with `Retry-After: 1`: the work queue is full; the id is not
 //!   kept, so the sender's retry is taken.
 
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::SystemTime;
-
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{FromRef, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
+use thorn::axum::{Problem, Verified, WebhookReceiver};
 use tokio::sync::mpsc;
 
-pub mod problem;
-pub mod seen;
 pub mod settings;
-pub mod verify;
 
-pub use problem::Problem;
-pub use seen::Seen;
 pub use settings::{Settings, SettingsError, StandardHeaders};
-pub use verify::{Rejection, Verified, verify};
 
 /// The path deliveries are posted to.
 pub const PATH: &str = "/hooks";
@@ -68,63 +62,50 @@ pub struct Received {
 }
 
 /// What the handler shares.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Receiver {
-    settings: Settings,
-    seen: Mutex<Seen>,
+    checks: WebhookReceiver,
     work: mpsc::Sender<Received>,
 }
 
-/// Locks, also after a panic elsewhere: every change under the lock is
-/// whole, so none is left half-made.
-fn lock(seen: &Mutex<Seen>) -> MutexGuard<'_, Seen> {
-    seen.lock().unwrap_or_else(|p| p.into_inner())
+impl FromRef<Receiver> for WebhookReceiver {
+    fn from_ref(receiver: &Receiver) -> Self {
+        receiver.checks.clone()
+    }
 }
 
-/// The receiver's routes: `POST` [`PATH`], verified with `settings`;
+/// The receiver's routes: `POST` [`PATH`], verified as `settings` say;
 /// accepted deliveries go to `work`.
 pub fn router(settings: Settings, work: mpsc::Sender<Received>) -> Router {
     let receiver = Receiver {
-        settings,
-        seen: Mutex::new(Seen::default()),
+        checks: settings.checks(),
         work,
     };
     Router::new()
         .route(PATH, post(receive))
-        .with_state(Arc::new(receiver))
+        .with_state(receiver)
 }
 
 async fn receive(
-    State(receiver): State<Arc<Receiver>>,
-    headers: HeaderMap,
-    body: Bytes,
+    State(receiver): State<Receiver>,
+    hook: Verified<serde_json::Value>,
 ) -> Result<Response, Problem> {
-    // Verified before the id is taken, so that forged requests cannot use
-    // up ids that real deliveries will carry.
-    let verified = verify(&receiver.settings, &headers, &body, SystemTime::now())
-        .map_err(|e| Problem::new(e.status(), e.title(), e.to_string()))?;
-    let Verified { id, event } = verified;
-    if !lock(&receiver.seen).take(&id) {
-        let answer = serde_json::json!({"id": id, "status": "duplicate"});
-        return Ok((StatusCode::OK, Json(answer)).into_response());
-    }
+    let id = hook.delivery;
     let received = Received {
         id: id.clone(),
-        event,
-        body,
+        event: hook.event,
+        body: hook.body,
     };
     // Handed over without waiting: the sender's time-out runs while the
     // receiver works, so the answer must not wait for the work.
     if receiver.work.try_send(received).is_err() {
-        lock(&receiver.seen).give_back(&id);
-        return Err(Problem {
-            retry_after: Some(1),
-            ..Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "busy",
-                "the work queue is full or closed; retry later",
-            )
-        });
+        // Not kept: the sender's retry must be taken.
+        receiver.checks.forget(&id);
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "the work queue is full or closed; retry later",
+        ));
     }
     let answer = serde_json::json!({"id": id, "status": "accepted"});
     Ok((StatusCode::ACCEPTED, Json(answer)).into_response())

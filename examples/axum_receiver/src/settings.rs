@@ -2,6 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
+use thorn::axum::WebhookReceiver;
 use thorn::{Digest, Secret, Signer};
 
 /// Where to listen when `AXUM_RECEIVER_ADDR` is unset.
@@ -130,6 +131,15 @@ impl Settings {
             };
         }
         Ok(settings)
+    }
+
+    /// The checks of every delivery: this secret, signer and digest, and
+    /// the Standard Webhooks headers as required or optional.
+    pub fn checks(&self) -> WebhookReceiver {
+        WebhookReceiver::new(self.secret.clone())
+            .signer(self.signer)
+            .digest(Some(self.digest))
+            .require_standard_headers(self.standard == StandardHeaders::Required)
     }
 }
 

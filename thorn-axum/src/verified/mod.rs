@@ -135,7 +135,7 @@ impl WebhookReceiver {
         let hook = get(headers::HOOK_HMAC);
         let standard = get(headers::WEBHOOK_SIGNATURE);
         if hook.is_none() && standard.is_none() || c.require_standard && standard.is_none() {
-            return Err(malformed("the signature headers are missing").into());
+            return Err(untrusted().into());
         }
         let delivery = get(headers::HOOK_DELIVERY).or(get(headers::WEBHOOK_ID));
         let Some(delivery) = delivery else {
