@@ -21,10 +21,14 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(any(feature = "redis", feature = "postgres"))]
+mod local;
 #[cfg(feature = "metrics")]
 pub mod metrics;
 #[cfg(feature = "pki")]
 pub mod pki;
+#[cfg(feature = "postgres")]
+pub mod postgres_server;
 #[cfg(feature = "program")]
 pub mod program;
 #[cfg(feature = "http")]

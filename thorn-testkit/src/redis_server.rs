@@ -20,8 +20,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -29,17 +28,8 @@ use tokio::net::TcpStream;
 /// How long a started server has to answer `PING`.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why a server could not be started.
-#[derive(Debug)]
-pub struct StartError(String);
-
-impl fmt::Display for StartError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StartError {}
+pub use crate::local::StartError;
+use crate::local::{free_port, temp_dir};
 
 /// A `redis-server` process owned by a test. Killed, and its data directory
 /// removed, on drop.
@@ -80,7 +70,7 @@ impl RedisServer {
             .flat_map(|(k, v)| [format!("--{k}"), (*v).to_owned()])
             .collect();
         let binary = find_binary()?;
-        let dir = temp_dir()?;
+        let dir = temp_dir("redis")?;
         let mut last = None;
         // A free port can be taken by someone else between the probe and
         // the server's bind: try a few.
@@ -248,31 +238,6 @@ fn find_binary() -> Result<PathBuf, StartError> {
                     .into(),
             )
         })
-}
-
-fn free_port() -> Result<u16, StartError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| StartError(format!("cannot find a free port on 127.0.0.1: {e}")))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| StartError(format!("cannot find a free port on 127.0.0.1: {e}")))
-}
-
-fn temp_dir() -> Result<PathBuf, StartError> {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!(
-        "thorn-redis-{}-{}-{nanos}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| StartError(format!("cannot create {}: {e}", dir.display())))?;
-    Ok(dir)
 }
 
 #[cfg(test)]
