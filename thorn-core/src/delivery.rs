@@ -95,6 +95,35 @@ pub fn new_id(sent: SystemTime) -> Uuid {
     Uuid::new_v7(ts)
 }
 
+/// The delivery id of the event `event` (first sent at `sent`) to the
+/// subscription `subscription`: the same every time, a version 7 UUID
+/// holding `sent` to the millisecond and 74 bits of SHA-256 over both ids.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use uuid::Uuid;
+/// let sent = UNIX_EPOCH + Duration::from_millis(1_700_000_000_123);
+/// let (event, sub) = (Uuid::from_u128(1), Uuid::from_u128(2));
+/// let id = thorn_core::delivery::derived_id(event, sub, sent);
+/// assert_eq!(id, thorn_core::delivery::derived_id(event, sub, sent));
+/// assert_ne!(id, thorn_core::delivery::derived_id(event, Uuid::from_u128(3), sent));
+/// assert_eq!(id.get_version_num(), 7);
+/// assert_eq!(id.get_timestamp().unwrap().to_unix(), (1_700_000_000, 123_000_000));
+/// ```
+pub fn derived_id(event: Uuid, subscription: Uuid, sent: SystemTime) -> Uuid {
+    use sha2::Digest as _;
+    let mut hash = sha2::Sha256::new();
+    hash.update(event.as_bytes());
+    hash.update(subscription.as_bytes());
+    let digest = hash.finalize();
+    let mut bits = [0u8; 10];
+    bits.copy_from_slice(&digest[..10]);
+    let millis = sent
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    uuid::Builder::from_unix_timestamp_millis(millis, &bits).into_uuid()
+}
+
 impl Delivery {
     /// Signs the body for an attempt made at `now`.
     pub fn sign(&self, now: SystemTime) -> Signature {

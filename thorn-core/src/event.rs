@@ -2,9 +2,10 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::error::{Error, Result, excerpt};
 use crate::subscriber::Subscriber;
@@ -130,6 +131,9 @@ pub struct Event {
     /// Whether the store's matching subscriptions receive it (not when it
     /// is sent [`only_to`](Event::only_to) given subscribers).
     pub(crate) matched: bool,
+    /// A stable id and the time the event was first sent, when it has
+    /// them: delivery ids are then derived from it.
+    pub(crate) id: Option<(Uuid, SystemTime)>,
 }
 
 impl Event {
@@ -148,6 +152,7 @@ impl Event {
             timeout: None,
             extra: Vec::new(),
             matched: true,
+            id: None,
         }
     }
 
@@ -199,6 +204,16 @@ impl Event {
         self
     }
 
+    /// Gives the event a stable `id` and the time it was first `sent`:
+    /// each delivery's id is then derived from them and the subscription
+    /// ([`delivery::derived_id`](crate::delivery::derived_id)), so that
+    /// sending the same event again (a relay after a crash) repeats each
+    /// delivery under the id it had, and receivers can deduplicate.
+    pub fn with_id(mut self, id: Uuid, sent: SystemTime) -> Self {
+        self.id = Some((id, sent));
+        self
+    }
+
     /// The event's name.
     pub fn name(&self) -> &EventName {
         &self.name
@@ -212,6 +227,17 @@ impl Event {
     /// The sender's owner id, if any.
     pub fn sender_id(&self) -> Option<&str> {
         self.sender.as_deref()
+    }
+
+    /// The reference given with [`reference`](Self::reference), if any.
+    pub fn reference_text(&self) -> Option<&str> {
+        self.reference.as_deref()
+    }
+
+    /// The per-attempt timeout given with [`timeout`](Self::timeout), if
+    /// any.
+    pub fn timeout_value(&self) -> Option<Duration> {
+        self.timeout
     }
 }
 

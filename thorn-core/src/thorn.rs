@@ -213,7 +213,10 @@ impl Thorn {
                 }
             };
             deliveries.push(Delivery {
-                id: crate::delivery::new_id(sent),
+                id: match event.id {
+                    Some((id, first_sent)) => crate::delivery::derived_id(id, sub.id, first_sent),
+                    None => crate::delivery::new_id(sent),
+                },
                 event: event.name.clone(),
                 subscriber: sub,
                 body,

@@ -59,13 +59,20 @@ impl PostgresServer {
         let dir = temp_dir("postgres")?;
         let data = dir.join("data");
         if as_postgres {
-            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir))?;
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&dir))?;
         }
         let mut initdb = user_command(as_postgres, &bin.join("initdb"));
-        initdb
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"]);
+        initdb.arg("-D").arg(&data).args([
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--locale=C",
+        ]);
         run(&mut initdb)?;
         let mut last = None;
         for _ in 0..5 {
@@ -212,8 +219,13 @@ fn is_root() -> bool {
 fn user_command(as_postgres: bool, program: &Path) -> Command {
     if as_postgres {
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=postgres", "--regid=postgres", "--clear-groups", "--"])
-            .arg(program);
+        c.args([
+            "--reuid=postgres",
+            "--regid=postgres",
+            "--clear-groups",
+            "--",
+        ])
+        .arg(program);
         c
     } else {
         Command::new(program)
@@ -271,7 +283,9 @@ mod tests {
     use super::PostgresServer;
 
     async fn accepts(port: u16) -> bool {
-        tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

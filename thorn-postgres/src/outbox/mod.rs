@@ -1,0 +1,120 @@
+//! The transactional outbox: events written in the application's own
+//! transaction, handed to the backend by a [`Relay`] once committed.
+
+mod relay;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgExecutor;
+use thorn_core::{Config, Event, Result, Thorn};
+use uuid::Uuid;
+
+pub use relay::{Relay, RelayStats};
+
+use crate::error::db;
+use crate::schema::table;
+use crate::settings::{OUTBOX_BATCH, OUTBOX_POLL, SCHEMA};
+
+/// The outbox of `THORN_PG_SCHEMA`.
+///
+/// [`send`](Self::send) writes an event into the outbox table with the
+/// executor it is given: a transaction the application already holds, so
+/// that the event exists exactly when the application's own change does. A
+/// rollback sends nothing; a commit is never lost, whatever happens to the
+/// process after it. Matching happens later, when a relay hands the event
+/// to the backend (`"default"` delivers it then, `"redis"` queues it for
+/// workers), against the subscriptions of that moment.
+///
+/// ```no_run
+/// # async fn run(pool: sqlx::PgPool, thorn: thorn_core::Thorn) -> thorn_core::Result<()> {
+/// use thorn_core::{Config, Event};
+/// let outbox = thorn_postgres::Outbox::new(&Config::from_env()?)?;
+/// let mut tx = pool.begin().await.map_err(|e| thorn_core::Error::Store { retryable: true, source: e.into() })?;
+/// // … the application's own writes in `tx` …
+/// outbox.send(&mut *tx, &Event::new("order.created", serde_json::json!({"id": 42}))?).await?;
+/// tx.commit().await.map_err(|e| thorn_core::Error::Store { retryable: true, source: e.into() })?;
+///
+/// // Elsewhere, once per process (several relays can run side by side):
+/// let relay = outbox.relay(pool, thorn);
+/// # relay.shutdown().await; Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Outbox(Arc<Statements>);
+
+#[derive(Debug)]
+pub(crate) struct Statements {
+    insert: String,
+    pub(crate) claim: String,
+    pub(crate) delete: String,
+    pub(crate) defer: String,
+    pub(crate) count: String,
+    pub(crate) batch: usize,
+    pub(crate) poll: Duration,
+}
+
+impl Outbox {
+    /// The outbox that `config` names (`THORN_PG_SCHEMA`,
+    /// `THORN_OUTBOX_BATCH`, `THORN_OUTBOX_POLL`).
+    pub fn new(config: &Config) -> Result<Self> {
+        let schema = config.get(&SCHEMA)?;
+        let outbox = table(&schema, "outbox");
+        Ok(Outbox(Arc::new(Statements {
+            insert: format!(
+                "INSERT INTO {outbox} (event_id, name, data, sender, reference, timeout_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6)"
+            ),
+            claim: format!(
+                "SELECT id, event_id, name, data, sender, reference, timeout_ms, \
+                 (extract(epoch from created_at) * 1000)::bigint AS created_ms \
+                 FROM {outbox} WHERE available_at <= now() ORDER BY id LIMIT $1 \
+                 FOR UPDATE SKIP LOCKED"
+            ),
+            delete: format!("DELETE FROM {outbox} WHERE id = ANY($1)"),
+            defer: format!(
+                "UPDATE {outbox} SET attempts = attempts + 1, last_error = $2, \
+                 available_at = now() + make_interval(secs => least($3::float8, 0.1 * power(2, attempts))) \
+                 WHERE id = ANY($1)"
+            ),
+            count: format!("SELECT count(*) FROM {outbox}"),
+            batch: config.get(&OUTBOX_BATCH)?,
+            poll: config.get(&OUTBOX_POLL)?,
+        })))
+    }
+
+    /// Writes `event` into the outbox through `executor` (a transaction,
+    /// typically: `&mut *tx`); the id it will be delivered under, from
+    /// which every delivery id is derived (the same after any crash).
+    pub async fn send<'e, E: PgExecutor<'e>>(&self, executor: E, event: &Event) -> Result<Uuid> {
+        let id = Uuid::now_v7();
+        let timeout = event
+            .timeout_value()
+            .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
+        sqlx::query(&self.0.insert)
+            .bind(id)
+            .bind(event.name().as_str())
+            .bind(sqlx::types::Json(event.data()))
+            .bind(event.sender_id())
+            .bind(event.reference_text())
+            .bind(timeout)
+            .execute(executor)
+            .await
+            .map_err(db)?;
+        Ok(id)
+    }
+
+    /// How many events wait in the outbox (claimed ones included).
+    pub async fn len<'e, E: PgExecutor<'e>>(&self, executor: E) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar(&self.0.count)
+            .fetch_one(executor)
+            .await
+            .map_err(db)?;
+        Ok(u64::try_from(n).unwrap_or_default())
+    }
+
+    /// Starts a relay: a task that hands committed events to `thorn`'s
+    /// backend, in batches, until [`Relay::shutdown`].
+    pub fn relay(&self, pool: sqlx::PgPool, thorn: Thorn) -> Relay {
+        Relay::start(Arc::clone(&self.0), pool, thorn)
+    }
+}
