@@ -54,6 +54,9 @@ pub(crate) struct SettingFlags {
     /// The Redis queue (THORN_REDIS_QUEUE).
     #[arg(long, global = true, value_name = "NAME")]
     pub(crate) queue: Option<String>,
+    /// The PostgreSQL database of the store and the outbox (THORN_PG_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) pg_url: Option<String>,
     /// A PEM file of CA certificates to trust besides the built-in roots
     /// (THORN_CA_FILE).
     #[arg(long, global = true, value_name = "FILE")]
@@ -86,6 +89,44 @@ pub(crate) enum Command {
     /// Subscriptions in the configured store.
     #[command(subcommand)]
     Subscriptions(SubscriptionsCommand),
+    /// The transactional outbox in PostgreSQL.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// Make or update Thorn's tables in PostgreSQL (THORN_PG_URL, under
+    /// THORN_PG_SCHEMA).
+    Migrate,
+}
+
+/// `thorn outbox …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum OutboxCommand {
+    /// Hand committed outbox events to the configured backend until SIGINT
+    /// or SIGTERM; several relays can run side by side.
+    Relay(RelayArgs),
+    /// How many events wait, how many were refused, the oldest one's age.
+    Stats(OutboxStatsArgs),
+}
+
+/// `thorn outbox relay`.
+#[derive(Debug, Args)]
+pub(crate) struct RelayArgs {
+    /// Where the subscriptions the events are matched against are kept.
+    #[arg(long, value_enum, env = "THORN_STORE", default_value_t = StoreKind::Postgres)]
+    pub(crate) store: StoreKind,
+    /// The backend (THORN_DISPATCHER): `default` delivers, `redis` queues.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) dispatcher: Option<String>,
+    /// Serve metrics in Prometheus' text format on this address.
+    #[arg(long, env = "THORN_METRICS_ADDR", value_name = "HOST:PORT")]
+    pub(crate) metrics_addr: Option<SocketAddr>,
+}
+
+/// `thorn outbox stats`.
+#[derive(Debug, Args)]
+pub(crate) struct OutboxStatsArgs {
+    /// As one JSON object.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 /// `thorn worker`.
@@ -210,6 +251,8 @@ pub(crate) enum StoreKind {
     Redis,
     /// The THORN_SUBSCRIBERS file (read only).
     File,
+    /// The PostgreSQL store (THORN_PG_URL, THORN_PG_SCHEMA).
+    Postgres,
 }
 
 /// `thorn dead …`.

@@ -49,6 +49,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Dead(command) => commands::dead::run(config, command).await,
         Command::Queue(command) => commands::queue::run(config, command).await,
         Command::Subscriptions(command) => commands::subscriptions::run(config, command).await,
+        Command::Outbox(command) => commands::outbox::run(config, command).await,
+        Command::Migrate => commands::outbox::migrate(config).await,
     }
 }
 

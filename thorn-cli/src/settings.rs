@@ -17,6 +17,9 @@ pub(crate) fn config(flags: &SettingFlags) -> Outcome<Config> {
     if let Some(queue) = &flags.queue {
         config = apply(config, "--queue", &thorn_redis::settings::QUEUE, queue)?;
     }
+    if let Some(url) = &flags.pg_url {
+        config = apply(config, "--pg-url", &thorn::postgres::settings::URL, url)?;
+    }
     if let Some(path) = &flags.ca_file {
         let path = path.display().to_string();
         config = apply(config, "--ca-file", &thorn_http::settings::CA_FILE, &path)?;

@@ -21,6 +21,11 @@ pub use thorn_redis as redis;
 #[cfg(feature = "axum")]
 pub use thorn_axum as axum;
 
+/// Subscriptions in PostgreSQL and the transactional outbox (feature
+/// `postgres`).
+#[cfg(feature = "postgres")]
+pub use thorn_postgres as postgres;
+
 /// Test helpers (feature `testkit`).
 #[cfg(feature = "testkit")]
 pub use thorn_testkit as testkit;
@@ -51,6 +56,8 @@ pub fn settings() -> Vec<SettingDoc> {
     all.extend_from_slice(thorn_http::SETTINGS);
     #[cfg(feature = "redis")]
     all.extend_from_slice(thorn_redis::SETTINGS);
+    #[cfg(feature = "postgres")]
+    all.extend_from_slice(thorn_postgres::SETTINGS);
     #[cfg(feature = "axum")]
     all.extend_from_slice(thorn_axum::SETTINGS);
     all

@@ -1,6 +1,6 @@
 //! The README's table of settings is the one made from the settings'
 //! declarations (core's and every backend's).
-#![cfg(all(feature = "redis", feature = "axum"))]
+#![cfg(all(feature = "redis", feature = "axum", feature = "postgres"))]
 
 const BEGIN: &str = "<!-- settings table: made from the declarations, checked by thorn/tests/settings_table.rs -->\n";
 const END: &str = "<!-- end of settings table -->";

@@ -34,9 +34,9 @@ pub(crate) async fn run(mut config: Config, args: SendArgs) -> Outcome<ExitCode>
         event = event.sender(owner.as_str());
     }
     let mut thorn = Thorn::builder().config(config.clone());
-    if args.store == Some(StoreKind::Redis) {
+    if let Some(kind) = args.store.filter(|k| *k != StoreKind::File) {
         let name = std::env::var("THORN_REDIS_STORE").unwrap_or_else(|_| "default".into());
-        thorn = thorn.store(super::subscriptions::redis_store(&config, &name)?);
+        thorn = thorn.store(super::subscriptions::open_store(&config, kind, &name).await?);
     }
     let thorn = thorn.build()?;
     let report = thorn.send(event).await?;

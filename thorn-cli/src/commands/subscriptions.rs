@@ -26,15 +26,21 @@ pub(crate) async fn run(config: Config, command: SubscriptionsCommand) -> Outcom
     }
 }
 
-/// The Redis store `name` on the configured server.
-pub(crate) fn redis_store(config: &Config, name: &str) -> Outcome<Arc<dyn SubscriberStore>> {
-    let options = RedisOptions::from_config(config)?;
-    Ok(Arc::new(RedisStore::new(&options, name)?))
-}
-
-fn store(config: &Config, args: &StoreArgs) -> Outcome<Arc<dyn SubscriberStore>> {
-    match args.store {
-        StoreKind::Redis => redis_store(config, &args.store_name),
+/// The store `kind` names, with the Redis store `name`.
+pub(crate) async fn open_store(
+    config: &Config,
+    kind: StoreKind,
+    name: &str,
+) -> Outcome<Arc<dyn SubscriberStore>> {
+    match kind {
+        StoreKind::Redis => {
+            let options = RedisOptions::from_config(config)?;
+            Ok(Arc::new(RedisStore::new(&options, name)?))
+        }
+        StoreKind::Postgres => {
+            let pool = thorn::postgres::connect(config).await?;
+            Ok(Arc::new(thorn::postgres::PgStore::new(pool, config).await?))
+        }
         StoreKind::File => {
             let Some(path) = &config.subscribers_file else {
                 return Err(Failure::Usage(
@@ -45,6 +51,10 @@ fn store(config: &Config, args: &StoreArgs) -> Outcome<Arc<dyn SubscriberStore>>
             Ok(Arc::new(MemoryStore::from_file(path)?))
         }
     }
+}
+
+async fn store(config: &Config, args: &StoreArgs) -> Outcome<Arc<dyn SubscriberStore>> {
+    open_store(config, args.store, &args.store_name).await
 }
 
 fn read_only(args: &StoreArgs) -> Outcome {
@@ -58,7 +68,7 @@ fn read_only(args: &StoreArgs) -> Outcome {
 }
 
 async fn list(config: &Config, args: SubsList) -> Outcome<ExitCode> {
-    let store = store(config, &args.store)?;
+    let store = store(config, &args.store).await?;
     let event = args
         .event
         .as_deref()
@@ -137,7 +147,7 @@ async fn add(config: &Config, args: SubsAdd) -> Outcome<ExitCode> {
         .recipients
         .check_url(&sub.url)
         .map_err(|e| Failure::Usage(format!("URL {}: {e}", crate::output::url(&sub.url))))?;
-    let store = store(config, &args.store)?;
+    let store = store(config, &args.store).await?;
     let (id, shown_secret) = (sub.id, secret.expose().to_owned());
     let mut value = public(&sub);
     store.add(sub).await?;
@@ -156,7 +166,7 @@ async fn add(config: &Config, args: SubsAdd) -> Outcome<ExitCode> {
 
 async fn remove(config: &Config, args: SubsId) -> Outcome<ExitCode> {
     read_only(&args.store)?;
-    let store = store(config, &args.store)?;
+    let store = store(config, &args.store).await?;
     if store.remove(args.id).await? {
         println!("removed {}", args.id);
         Ok(ExitCode::SUCCESS)
@@ -166,7 +176,7 @@ async fn remove(config: &Config, args: SubsId) -> Outcome<ExitCode> {
 }
 
 async fn show(config: &Config, args: SubsId) -> Outcome<ExitCode> {
-    let store = store(config, &args.store)?;
+    let store = store(config, &args.store).await?;
     let Some(sub) = store.get(args.id).await? else {
         return Err(Failure::failed(format!("no subscription {}", args.id)));
     };

@@ -9,7 +9,7 @@ use thorn_core::config::{Setting, parse};
 use thorn_redis::{RedisOptions, Worker};
 
 use crate::cli::WorkerArgs;
-use crate::failure::{Failure, Outcome};
+use crate::failure::Outcome;
 use crate::settings::{apply, flag_error};
 use crate::signal::StopSignal;
 
@@ -26,11 +26,7 @@ const ACK_DEADLINE: Setting<Duration> = Setting::new(
 pub(crate) async fn run(config: Config, args: WorkerArgs) -> Outcome<ExitCode> {
     // The recorder goes in first: the worker's metrics register in it.
     if let Some(addr) = args.metrics_addr {
-        metrics_exporter_prometheus::PrometheusBuilder::new()
-            .with_http_listener(addr)
-            .install()
-            .map_err(|e| Failure::failed(format!("cannot serve metrics on {addr}: {e}")))?;
-        tracing::info!(%addr, "serving metrics");
+        super::metrics::serve(addr)?;
     }
     let signal = StopSignal::listen();
     let worker = build(config, &args)?;
