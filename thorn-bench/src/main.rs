@@ -36,6 +36,7 @@ use thorn::{Config, Event, RecipientPolicy, Status, Subscriber, Thorn};
 use thorn_testkit::receiver::MockReceiver;
 
 mod lane_rows;
+mod outbox_rows;
 mod ratio;
 mod redis_rows;
 
@@ -317,12 +318,17 @@ async fn main() {
         None | Some("thorn redis e2e") => {
             redis_paired(&receiver, &scenarios, deliveries, pairs).await
         }
+        Some("thorn outbox") => {}
         Some("thorn redis enqueue") => {
             if let Some(redis) = redis_server().await {
                 redis_rows::enqueue_rows(&redis, &receiver, deliveries).await;
             }
         }
         Some(_) => {}
+    }
+    if matches!(only.as_deref(), None | Some("thorn outbox")) {
+        let all = vec![thorn_default(&receiver).await];
+        outbox_rows::outbox_paired(&receiver, &all, deliveries, pairs).await;
     }
 }
 

@@ -37,6 +37,7 @@ pub struct PostgresServer {
     dir: PathBuf,
     bin: PathBuf,
     as_postgres: bool,
+    settings: Vec<String>,
     child: Mutex<Option<Child>>,
 }
 
@@ -52,8 +53,20 @@ impl fmt::Debug for PostgresServer {
 
 impl PostgresServer {
     /// Makes a new cluster and starts it, waiting until it accepts
-    /// connections.
+    /// connections. For speed it runs with `fsync=off`: a stop and a
+    /// restart keep every commit, a machine crash would not.
     pub async fn start() -> Result<Self, StartError> {
+        Self::start_with(&[]).await
+    }
+
+    /// Like [`start`](Self::start), with more server settings as
+    /// name/value pairs that override the defaults, such as
+    /// `[("fsync", "on")]` for a benchmark.
+    pub async fn start_with(settings: &[(&str, &str)]) -> Result<Self, StartError> {
+        let settings: Vec<String> = settings
+            .iter()
+            .flat_map(|(k, v)| ["-c".to_owned(), format!("{k}={v}")])
+            .collect();
         let bin = find_bindir()?;
         let as_postgres = is_root();
         let dir = temp_dir("postgres")?;
@@ -82,6 +95,7 @@ impl PostgresServer {
                 dir: dir.clone(),
                 bin: bin.clone(),
                 as_postgres,
+                settings: settings.clone(),
                 child: Mutex::new(None),
             };
             match server.launch().await {
@@ -155,6 +169,7 @@ impl PostgresServer {
             .arg(format!("unix_socket_directories={}", self.dir.display()))
             .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
             .args(["-c", "max_connections=200"])
+            .args(&self.settings)
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
