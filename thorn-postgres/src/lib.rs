@@ -10,6 +10,10 @@
 //! Nothing here needs a database at build time.
 #![forbid(unsafe_code)]
 
+/// The `sqlx` this crate is built on, for applications that name its types
+/// (a pool, a transaction) through Thorn.
+pub use sqlx;
+
 mod cipher;
 mod error;
 pub mod outbox;
