@@ -72,10 +72,12 @@ pub trait SubscriberStore: Send + Sync + std::fmt::Debug {
         Err(unsupported(self, "looking subscriptions up by id"))
     }
 
-    /// Every subscription of one owner.
+    /// Every subscription of one owner (by default, [`all`](Self::all)
+    /// filtered).
     async fn by_owner(&self, owner: &str) -> Result<Vec<Arc<Subscriber>>> {
-        let _ = owner;
-        Err(unsupported(self, "listing an owner's subscriptions"))
+        let mut subs = self.all().await?;
+        subs.retain(|s| s.owner.as_deref() == Some(owner));
+        Ok(subs)
     }
 
     /// Every subscription, of every owner (for operators' tools; an API
@@ -177,15 +179,6 @@ impl SubscriberStore for MemoryStore {
 
     async fn get(&self, id: Uuid) -> Result<Option<Arc<Subscriber>>> {
         Ok(self.read().get(id).cloned())
-    }
-
-    async fn by_owner(&self, owner: &str) -> Result<Vec<Arc<Subscriber>>> {
-        Ok(self
-            .read()
-            .iter()
-            .filter(|s| s.owner.as_deref() == Some(owner))
-            .cloned()
-            .collect())
     }
 
     async fn all(&self) -> Result<Vec<Arc<Subscriber>>> {

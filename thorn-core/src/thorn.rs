@@ -347,8 +347,12 @@ impl Thorn {
 
 /// The final outcome of a delivery whose body could not be encoded.
 fn unencodable(event: &Event, subscriber: Arc<Subscriber>, reason: &str) -> Outcome {
+    let delivery = match event.id {
+        Some((id, sent)) => crate::delivery::derived_id(id, subscriber.id, sent),
+        None => crate::delivery::new_id(std::time::SystemTime::now()),
+    };
     Outcome {
-        delivery: crate::delivery::new_id(std::time::SystemTime::now()),
+        delivery,
         subscriber,
         event: event.name.clone(),
         status: Status::Failed,

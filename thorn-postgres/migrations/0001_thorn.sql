@@ -49,6 +49,9 @@ CREATE TABLE outbox (
     sender text,
     reference text,
     timeout_ms bigint,
+    -- When the event was sent (Unix ms, the sender's clock): with
+    -- event_id, what every delivery id is derived from.
+    created_ms bigint NOT NULL,
     created_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     attempts integer NOT NULL DEFAULT 0,
     last_error text,

@@ -25,7 +25,7 @@ use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 use thorn_core::{Config, Error, Result};
 
-pub use outbox::{Outbox, Relay, RelayStats};
+pub use outbox::{Outbox, Relay, RelayStats, Written};
 pub use schema::migrate;
 pub use settings::SETTINGS;
 pub use store::PgStore;

@@ -25,7 +25,7 @@ pub async fn migrate(pool: &PgPool, config: &Config) -> Result<()> {
         .execute(&mut *conn)
         .await
         .map_err(db)?;
-    let ran = MIGRATOR.run(&mut *conn).await;
+    let ran = MIGRATOR.run_direct(&mut *conn).await;
     // The connection goes back to the pool as it came.
     let _ = sqlx::query("RESET search_path").execute(&mut *conn).await;
     ran.map_err(|e| db(sqlx::Error::Migrate(Box::new(e))))

@@ -58,8 +58,8 @@ async fn a_rollback_sends_nothing_and_a_commit_is_delivered_once() {
     assert_eq!(request.json().unwrap(), json!({"id": 2}));
     // The delivery id derives from the event's id and the subscription's.
     let delivery = uuid::Uuid::parse_str(request.delivery().unwrap()).unwrap();
-    let sent = request_time(delivery);
-    assert_eq!(delivery, thorn::delivery::derived_id(id, sub_id, sent));
+    assert_eq!(delivery, thorn::delivery::derived_id(id.id, sub_id, id.at));
+    assert_eq!(request_time(delivery), id.at);
     let stats = relay.shutdown().await;
     assert_eq!(stats.relayed, 1);
     assert_eq!(

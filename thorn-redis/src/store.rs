@@ -185,15 +185,6 @@ impl SubscriberStore for RedisStore {
         Ok(index.get(id).cloned())
     }
 
-    async fn by_owner(&self, owner: &str) -> thorn_core::Result<Vec<Arc<Subscriber>>> {
-        let index = self.index().await.map_err(into_core)?;
-        Ok(index
-            .iter()
-            .filter(|s| s.owner.as_deref() == Some(owner))
-            .cloned()
-            .collect())
-    }
-
     async fn all(&self) -> thorn_core::Result<Vec<Arc<Subscriber>>> {
         let index = self.index().await.map_err(into_core)?;
         Ok(index.iter().cloned().collect())

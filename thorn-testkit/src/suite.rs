@@ -85,6 +85,23 @@ pub struct Harness {
     pub thorn: Thorn,
     /// Kept alive until the check ends, then dropped.
     pub guard: Option<Box<dyn Any + Send>>,
+    /// How events are sent, when not with [`Thorn::send`].
+    pub sender: Option<Arc<dyn EventSender>>,
+}
+
+/// A way of sending that is not [`Thorn::send`]: a transactional outbox
+/// writes events first, and a relay hands them to the backend. Its
+/// reports say [`Status::Queued`] for deliveries still to be made, under
+/// the ids they will be made with, and the final outcomes reach the
+/// config's observers.
+pub trait EventSender: Send + Sync {
+    /// Sends `events` together (in one transaction, say): one report of
+    /// every delivery, in order.
+    fn send_all<'a>(
+        &'a self,
+        thorn: &'a Thorn,
+        events: Vec<Event>,
+    ) -> BoxFuture<'a, Result<Report>>;
 }
 
 impl fmt::Debug for Harness {
@@ -98,7 +115,17 @@ impl fmt::Debug for Harness {
 impl Harness {
     /// A harness with nothing else to keep alive.
     pub fn new(thorn: Thorn) -> Self {
-        Harness { thorn, guard: None }
+        Harness {
+            thorn,
+            guard: None,
+            sender: None,
+        }
+    }
+
+    /// The same harness, sending through `sender`.
+    pub fn with_sender(mut self, sender: impl EventSender + 'static) -> Self {
+        self.sender = Some(Arc::new(sender));
+        self
     }
 
     /// A harness keeping `guard` (say, a worker) alive.
@@ -106,6 +133,7 @@ impl Harness {
         Harness {
             thorn,
             guard: Some(Box::new(guard)),
+            sender: None,
         }
     }
 }
@@ -180,6 +208,14 @@ impl Run {
         &self.harness.thorn
     }
 
+    /// Sends one event, as the harness sends.
+    async fn send(&self, event: Event) -> Result<Report> {
+        match &self.harness.sender {
+            Some(sender) => sender.send_all(self.thorn(), vec![event]).await,
+            None => self.thorn().send(event).await,
+        }
+    }
+
     /// The final outcome of the report's `index`th delivery: from the report
     /// when the backend delivered inline, else from the observer.
     async fn outcome(&self, report: &Report, index: usize) -> Outcome {
@@ -191,10 +227,16 @@ impl Run {
         if !matches!(reported.status, Status::Queued | Status::Buffered) {
             return reported;
         }
+        self.observed(reported.delivery).await
+    }
+
+    /// The final outcome observers saw for `delivery`, waited for: a
+    /// backend that delivers later tells them later.
+    async fn observed(&self, delivery: Uuid) -> Outcome {
         let wait = async {
             loop {
                 let notified = self.seen.changed.notified();
-                if let Some(o) = self.seen.final_of(reported.delivery) {
+                if let Some(o) = self.seen.final_of(delivery) {
                     return o;
                 }
                 notified.await;
@@ -268,11 +310,7 @@ impl Suite {
             .build()
             .expect("subscriber");
         run.thorn().subscribe(sub).await.expect("subscribe");
-        let report = run
-            .thorn()
-            .send(event("job.done", json!({})))
-            .await
-            .expect("send");
+        let report = run.send(event("job.done", json!({}))).await.expect("send");
         let outcome = run.outcome(&report, 0).await;
         (receiver, outcome)
     }
@@ -312,8 +350,7 @@ impl Suite {
         run.thorn().subscribe(hook).await.expect("subscribe");
         run.thorn().subscribe(standard).await.expect("subscribe");
         let data = json!({"id": 1, "name": "Ada"});
-        run.thorn()
-            .send(event("article.created", data.clone()))
+        run.send(event("article.created", data.clone()))
             .await
             .expect("send");
         assert_eq!(
@@ -378,8 +415,7 @@ impl Suite {
             run.thorn().subscribe(sub).await.expect("subscribe");
         }
         let data = json!({"name": "Ada Lovelace", "id": 7});
-        run.thorn()
-            .send(event("user.created", data.clone()))
+        run.send(event("user.created", data.clone()))
             .await
             .expect("send");
         assert_eq!(receiver.wait_for(2, WAIT).await, 2);
@@ -420,7 +456,6 @@ impl Suite {
         }
         let data = json!({"name": "Ada", "address": {"city": "London"}});
         let report = run
-            .thorn()
             .send(event("user.created", data.clone()))
             .await
             .expect("one unencodable subscriber does not fail the send");
@@ -438,7 +473,7 @@ impl Suite {
             "the error names the content type and the field: {error}"
         );
         assert_eq!(
-            self.seen_final(&run, form.delivery).await.status,
+            run.observed(form.delivery).await.status,
             Status::Failed,
             "observers see the failure"
         );
@@ -453,12 +488,6 @@ impl Suite {
         assert!(receiver.requests_on("/form").is_empty());
     }
 
-    async fn seen_final(&self, run: &Run, delivery: Uuid) -> Outcome {
-        run.seen
-            .final_of(delivery)
-            .expect("the observer saw the outcome")
-    }
-
     /// An event with a sender reaches only its owner's subscriptions.
     pub async fn matching_by_sender(&self) {
         let receiver = MockReceiver::start().await.expect("receiver starts");
@@ -471,9 +500,9 @@ impl Suite {
             run.thorn().subscribe(sub).await.expect("subscribe");
         }
         let to_two = event("order.paid", json!({"n": 2})).sender("user2");
-        run.thorn().send(to_two).await.expect("send");
+        run.send(to_two).await.expect("send");
         let to_one = event("order.paid", json!({"n": 1})).sender("user1");
-        run.thorn().send(to_one).await.expect("send");
+        run.send(to_one).await.expect("send");
         assert_eq!(receiver.wait_for(2, WAIT).await, 2);
         let one = receiver.requests_on("/user1");
         let two = receiver.requests_on("/user2");
@@ -494,19 +523,31 @@ impl Suite {
                 .expect("subscriber");
             run.thorn().subscribe(sub).await.expect("subscribe");
         }
-        let thorn = run.thorn().clone();
-        let ((), flushed) = run
-            .thorn()
-            .buffer_events(async {
-                for i in 0..EVENTS {
-                    let r = thorn
-                        .send(event("seq.step", json!({"i": i})))
-                        .await
-                        .expect("send");
-                    assert_eq!(r.count(Status::Buffered), 2, "sends in a scope are held");
-                }
-            })
-            .await;
+        let flushed = match &run.harness.sender {
+            // Written together (one transaction), handed over together.
+            Some(sender) => {
+                let events = (0..EVENTS)
+                    .map(|i| event("seq.step", json!({"i": i})))
+                    .collect();
+                sender.send_all(run.thorn(), events).await
+            }
+            None => {
+                let thorn = run.thorn().clone();
+                let ((), flushed) = run
+                    .thorn()
+                    .buffer_events(async {
+                        for i in 0..EVENTS {
+                            let r = thorn
+                                .send(event("seq.step", json!({"i": i})))
+                                .await
+                                .expect("send");
+                            assert_eq!(r.count(Status::Buffered), 2, "sends in a scope are held");
+                        }
+                    })
+                    .await;
+                flushed
+            }
+        };
         let flushed = flushed.expect("flush");
         assert_eq!(flushed.outcomes.len(), 2 * EVENTS);
         assert_eq!(receiver.wait_for(2 * EVENTS, WAIT).await, 2 * EVENTS);
@@ -532,7 +573,6 @@ impl Suite {
             .expect("subscriber");
         run.thorn().subscribe(sub).await.expect("subscribe");
         let report = run
-            .thorn()
             .send(event("job.done", json!({"ok": true})))
             .await
             .expect("send");

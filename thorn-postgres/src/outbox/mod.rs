@@ -4,7 +4,7 @@
 mod relay;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::PgExecutor;
 use thorn_core::{Config, Event, Result, Thorn};
@@ -42,6 +42,23 @@ use crate::settings::{OUTBOX_BATCH, OUTBOX_POLL, SCHEMA};
 #[derive(Debug, Clone)]
 pub struct Outbox(Arc<Statements>);
 
+/// An event written into the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Written {
+    /// The event's id.
+    pub id: Uuid,
+    /// When it was sent, to the millisecond.
+    pub at: SystemTime,
+}
+
+impl Written {
+    /// `event` with this id and time: prepared by a Thorn, its deliveries
+    /// get the ids the relay will deliver them under.
+    pub fn event(&self, event: Event) -> Event {
+        event.with_id(self.id, self.at)
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Statements {
     insert: String,
@@ -61,12 +78,11 @@ impl Outbox {
         let outbox = table(&schema, "outbox");
         Ok(Outbox(Arc::new(Statements {
             insert: format!(
-                "INSERT INTO {outbox} (event_id, name, data, sender, reference, timeout_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6)"
+                "INSERT INTO {outbox} (event_id, name, data, sender, reference, timeout_ms, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)"
             ),
             claim: format!(
-                "SELECT id, event_id, name, data, sender, reference, timeout_ms, \
-                 (extract(epoch from created_at) * 1000)::bigint AS created_ms \
+                "SELECT id, event_id, name, data, sender, reference, timeout_ms, created_ms \
                  FROM {outbox} WHERE available_at <= now() ORDER BY id LIMIT $1 \
                  FOR UPDATE SKIP LOCKED"
             ),
@@ -83,10 +99,15 @@ impl Outbox {
     }
 
     /// Writes `event` into the outbox through `executor` (a transaction,
-    /// typically: `&mut *tx`); the id it will be delivered under, from
-    /// which every delivery id is derived (the same after any crash).
-    pub async fn send<'e, E: PgExecutor<'e>>(&self, executor: E, event: &Event) -> Result<Uuid> {
+    /// typically: `&mut *tx`). Every delivery id will derive from the
+    /// returned id and time ([`Written::event`] gives the event with them),
+    /// the same after any crash.
+    pub async fn send<'e, E: PgExecutor<'e>>(&self, executor: E, event: &Event) -> Result<Written> {
         let id = Uuid::now_v7();
+        let at = SystemTime::now();
+        let millis = at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let timeout = event
             .timeout_value()
             .map(|t| i64::try_from(t.as_millis()).unwrap_or(i64::MAX));
@@ -97,10 +118,15 @@ impl Outbox {
             .bind(event.sender_id())
             .bind(event.reference_text())
             .bind(timeout)
+            .bind(millis)
             .execute(executor)
             .await
             .map_err(db)?;
-        Ok(id)
+        let ms = u64::try_from(millis).unwrap_or_default();
+        Ok(Written {
+            id,
+            at: UNIX_EPOCH + Duration::from_millis(ms),
+        })
     }
 
     /// How many events wait in the outbox (claimed ones included).

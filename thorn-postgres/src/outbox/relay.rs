@@ -15,7 +15,8 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use sqlx::postgres::{PgListener, PgRow};
 use sqlx::{PgPool, Row as _};
-use thorn_core::{Batch, Event, Result, Thorn};
+use thorn_core::report::notify;
+use thorn_core::{AttemptEnd, Batch, Event, Result, Thorn};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -197,8 +198,11 @@ async fn hand_over(rows: &[PgRow], thorn: &Thorn) -> Result<()> {
     for row in rows {
         let event = event_of(row)?;
         let prepared = thorn.prepare(event).await?;
+        // Failed before any attempt (the payload cannot take a
+        // subscription's content type): final, and told as `send` tells it.
         for failed in &prepared.failed {
             tracing::warn!(delivery = %failed.delivery, error = ?failed.error, "an outbox event cannot be delivered to a subscription");
+            notify(&thorn.config().observers, failed, AttemptEnd::Error);
         }
         if !prepared.deliveries.is_empty() {
             batch.events.push(prepared);

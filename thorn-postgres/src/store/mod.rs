@@ -201,16 +201,6 @@ impl SubscriberStore for PgStore {
         Ok(self.shared.read().get(id).cloned())
     }
 
-    async fn by_owner(&self, owner: &str) -> Result<Vec<Arc<Subscriber>>> {
-        Ok(self
-            .shared
-            .read()
-            .iter()
-            .filter(|s| s.owner.as_deref() == Some(owner))
-            .cloned()
-            .collect())
-    }
-
     async fn all(&self) -> Result<Vec<Arc<Subscriber>>> {
         Ok(self.shared.read().iter().cloned().collect())
     }
