@@ -37,6 +37,7 @@ use thorn_testkit::receiver::MockReceiver;
 
 mod lane_rows;
 mod outbox_rows;
+mod pg_store_rows;
 mod ratio;
 mod redis_rows;
 

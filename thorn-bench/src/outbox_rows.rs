@@ -62,6 +62,7 @@ pub(crate) async fn outbox_paired(
     .unwrap();
     let outbox = Outbox::new(&config).unwrap();
     println!();
+    crate::pg_store_rows::store_rows(&pool, &config).await;
     write_rows(&pool, &outbox, deliveries.min(20_000)).await;
 
     let default = scenarios.iter().find(|s| s.name == "thorn default");
