@@ -78,11 +78,14 @@ async fn metrics_count_100_deliveries_of_which_10_fail() {
     );
     worker.stderr_until("serving metrics").await.unwrap();
     assert_eq!(receiver.wait_for(100, Duration::from_secs(20)).await, 100);
-    // The last failures are counted once they are settled as dead letters.
+    // An attempt is counted after its answer arrives, a dead letter once it
+    // is settled: scrape until both ends are counted.
     let mut text = String::new();
     for _ in 0..200 {
         text = scrape(&addr).await;
-        if sample(&text, "thorn_dead_lettered_total") == Some(10.0) {
+        let delivered = sample(&text, "thorn_deliveries_total{status=\"delivered\"}");
+        let dead = sample(&text, "thorn_dead_lettered_total");
+        if delivered == Some(90.0) && dead == Some(10.0) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
