@@ -74,7 +74,12 @@ async fn metrics_count_100_deliveries_of_which_10_fail() {
             "--set",
             "THORN_RETRY=false",
         ],
-        &[("THORN_REDIS_URL", &url), LOOPBACK],
+        // Quiet: a log line per attempt could fill the unread stderr pipe.
+        &[
+            ("THORN_REDIS_URL", &url),
+            LOOPBACK,
+            ("RUST_LOG", "warn,thorn::commands=info"),
+        ],
     );
     worker.stderr_until("serving metrics").await.unwrap();
     assert_eq!(receiver.wait_for(100, Duration::from_secs(20)).await, 100);
