@@ -5,11 +5,11 @@
 
 mod support;
 
-use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Answer, Http, serve, with_owner_header};
 use thorn::testkit::receiver::MockReceiver;
 use thorn::{Config, RecipientPolicy, Thorn};
+use thorn_testkit::client::{Method, StatusCode};
 
 /// The API nested at `/hooks` over a Thorn delivering with `"default"`,
 /// loopback receivers allowed; extra settings from `vars`.

@@ -12,7 +12,6 @@ use std::time::{Duration, SystemTime};
 use axum::extract::State;
 use axum::routing::post;
 use bytes::Bytes;
-use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::{Http, serve};
 use thorn::delivery::headers;
@@ -20,6 +19,7 @@ use thorn::{
     Config, Delivery, EventName, RecipientPolicy, Secret, Signatures, Signer, Subscriber, Thorn,
 };
 use thorn_axum::{Verified, WebhookReceiver};
+use thorn_testkit::client::{Method, StatusCode};
 
 /// What the handler saw.
 type Seen = Arc<Mutex<Vec<(String, String, Value)>>>;

@@ -13,9 +13,9 @@ use common::{queue, subscribe, thorn as producer};
 use serde_json::json;
 use support::{TempDir, start, thorn};
 use thorn_core::Event;
+use thorn_testkit::client::{HeaderMap, Method, request};
 use thorn_testkit::pki::TestPki;
 use thorn_testkit::receiver::{MockReceiver, Reply};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 const LOOPBACK: (&str, &str) = (
     "THORN_RECIPIENT_VALIDATORS",
@@ -33,15 +33,16 @@ fn free_port() -> u16 {
 
 /// The body of `GET /metrics` at `addr`.
 async fn scrape(addr: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    response
+    let answer = request(
+        addr.parse().unwrap(),
+        Method::GET,
+        "/metrics",
+        &HeaderMap::new(),
+        "",
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    String::from_utf8_lossy(&answer.body).into_owned()
 }
 
 /// The value of the sample `series` (name and labels as exported).
@@ -74,12 +75,7 @@ async fn metrics_count_100_deliveries_of_which_10_fail() {
             "--set",
             "THORN_RETRY=false",
         ],
-        // Quiet: a log line per attempt could fill the unread stderr pipe.
-        &[
-            ("THORN_REDIS_URL", &url),
-            LOOPBACK,
-            ("RUST_LOG", "warn,thorn::commands=info"),
-        ],
+        &[("THORN_REDIS_URL", &url), LOOPBACK],
     );
     worker.stderr_until("serving metrics").await.unwrap();
     assert_eq!(receiver.wait_for(100, Duration::from_secs(20)).await, 100);

@@ -149,6 +149,20 @@ impl Digest {
             _ => None,
         }
     }
+
+    /// The name [`parse`](Self::parse) reads: `sha1`, `sha256` or `sha512`.
+    ///
+    /// ```
+    /// use thorn_core::Digest;
+    /// assert_eq!(Digest::parse(Digest::Sha512.as_str()), Some(Digest::Sha512));
+    /// ```
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Digest::Sha1 => "sha1",
+            Digest::Sha256 => "sha256",
+            Digest::Sha512 => "sha512",
+        }
+    }
 }
 
 /// How a subscription wants the body encoded.

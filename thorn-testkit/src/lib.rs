@@ -21,6 +21,8 @@
 //! ```
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "http")]
+pub mod client;
 #[cfg(any(feature = "redis", feature = "postgres"))]
 mod local;
 #[cfg(feature = "metrics")]

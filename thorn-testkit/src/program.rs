@@ -19,25 +19,53 @@ use std::io::{Error, ErrorKind, Result};
 use std::process::Stdio;
 use std::time::Duration;
 
+use std::sync::{Arc, Mutex};
+
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
 
 /// How long one step (a line, the exit) may take.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// A running program; killed if dropped before it exits.
+/// A running program; killed if dropped before it exits. Its stderr is
+/// read as it comes (so a chatty program never blocks on a full pipe) and
+/// kept.
 #[derive(Debug)]
 pub struct Program {
     child: Child,
     stdout: Lines<BufReader<ChildStdout>>,
-    stderr: Lines<BufReader<ChildStderr>>,
-    /// The stderr lines read so far.
-    errors: Vec<String>,
+    stderr: Arc<Stderr>,
+    drain: JoinHandle<()>,
+}
+
+/// The stderr lines read so far, and a signal for each new one.
+#[derive(Debug, Default)]
+struct Stderr {
+    lines: Mutex<Vec<String>>,
+    more: Notify,
+}
+
+impl Stderr {
+    fn lines(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.lines.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Reads `from` into `to` until it ends; runs on the test's runtime.
+async fn drain(mut from: Lines<BufReader<ChildStderr>>, to: Arc<Stderr>) {
+    while let Ok(Some(line)) = from.next_line().await {
+        to.lines().push(line);
+        to.more.notify_waiters();
+    }
+    to.more.notify_waiters();
 }
 
 impl Program {
     /// Starts `path` with the variables `vars` only (the test's own
-    /// environment is not passed on), stdout and stderr captured.
+    /// environment is not passed on), stdout and stderr captured. Call it
+    /// within a tokio runtime: a task of it reads stderr.
     pub fn start(path: impl AsRef<OsStr>, vars: &[(&str, &str)]) -> Result<Program> {
         Self::start_with(path, &[], vars)
     }
@@ -65,11 +93,13 @@ impl Program {
             .stderr
             .take()
             .ok_or_else(|| Error::other("the program's stderr is not captured"))?;
+        let kept = Arc::new(Stderr::default());
+        let drain = tokio::spawn(drain(BufReader::new(stderr).lines(), Arc::clone(&kept)));
         Ok(Program {
             child,
             stdout: BufReader::new(stdout).lines(),
-            stderr: BufReader::new(stderr).lines(),
-            errors: Vec::new(),
+            stderr: kept,
+            drain,
         })
     }
 
@@ -78,24 +108,35 @@ impl Program {
         next_line(&mut self.stdout).await
     }
 
-    /// Reads stderr, within [`WAIT`], up to the first line that contains
-    /// `text`; that line. The lines read stay part of what
-    /// [`exit`](Self::exit) returns.
+    /// Waits, within [`WAIT`], for a stderr line that contains `text`
+    /// (looking from the first line on); that line.
     pub async fn stderr_until(&mut self, text: &str) -> Result<String> {
-        loop {
-            let line = next_line(&mut self.stderr).await.map_err(|e| {
-                Error::new(
-                    e.kind(),
-                    format!(
-                        "{e} before a line with {text:?}; stderr so far:\n{}",
-                        self.errors.join("\n")
-                    ),
-                )
-            })?;
-            self.errors.push(line.clone());
-            if line.contains(text) {
-                return Ok(line);
+        let find = async {
+            loop {
+                let more = self.stderr.more.notified();
+                if let Some(line) = self.stderr.lines().iter().find(|l| l.contains(text)) {
+                    return Some(line.clone());
+                }
+                if self.drain.is_finished() {
+                    return None;
+                }
+                more.await;
             }
+        };
+        let so_far = || self.stderr.lines().join("\n");
+        match tokio::time::timeout(WAIT, find).await {
+            Ok(Some(line)) => Ok(line),
+            Ok(None) => Err(Error::new(
+                ErrorKind::UnexpectedEof,
+                format!("stderr ended before a line with {text:?}:\n{}", so_far()),
+            )),
+            Err(_) => Err(Error::new(
+                ErrorKind::TimedOut,
+                format!(
+                    "no line with {text:?} within the wait; stderr so far:\n{}",
+                    so_far()
+                ),
+            )),
         }
     }
 
@@ -124,10 +165,10 @@ impl Program {
                     "the program did not exit within the wait",
                 )
             })??;
-        while let Some(line) = self.stderr.next_line().await? {
-            self.errors.push(line);
-        }
-        Ok((status.success(), self.errors.join("\n")))
+        // Whatever was still in the pipe.
+        let _ = tokio::time::timeout(WAIT, &mut self.drain).await;
+        let stderr = self.stderr.lines().join("\n");
+        Ok((status.success(), stderr))
     }
 }
 

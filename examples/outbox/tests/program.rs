@@ -7,25 +7,18 @@ use std::time::Duration;
 
 use thorn::postgres::PgStore;
 use thorn::{Config, Subscriber, SubscriberStore};
+use thorn_testkit::client::{Method, request_json};
 use thorn_testkit::postgres_server::PostgresServer;
 use thorn_testkit::program::Program;
 use thorn_testkit::receiver::MockReceiver;
 use thorn_testkit::redis_server::RedisServer;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 async fn post(addr: &str, body: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "POST /orders HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response[9..12].parse().unwrap();
+    let json = serde_json::from_str(body).unwrap();
+    let answer = request_json(addr.parse().unwrap(), Method::POST, "/orders", Some(json)).await;
     (
-        status,
-        response.split_once("\r\n\r\n").unwrap().1.to_owned(),
+        answer.status.as_u16(),
+        String::from_utf8_lossy(&answer.body).into_owned(),
     )
 }
 

@@ -3,36 +3,37 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{Value, json};
+use thorn::testkit::client::{HeaderMap, Method, request};
 use thorn::testkit::program::Program;
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 /// `method url` with `key` (if any) and a JSON body; the status and body.
 async fn call(method: &str, url: &str, key: Option<&str>, body: Option<Value>) -> (u16, String) {
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_once('/').unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let mut request = format!(
-        "{method} /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let mut headers = HeaderMap::new();
     if let Some(key) = key {
-        request.push_str(&format!("Authorization: Bearer {key}\r\n"));
+        headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
     }
-    if !body.is_empty() {
-        request.push_str("Content-Type: application/json\r\n");
-    }
-    request.push_str("\r\n");
-    request.push_str(&body);
-    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let body = match body {
+        Some(b) => {
+            headers.insert("content-type", "application/json".parse().unwrap());
+            b.to_string()
+        }
+        None => String::new(),
+    };
+    let method = Method::from_bytes(method.as_bytes()).unwrap();
+    let answer = request(
+        host.parse().unwrap(),
+        method,
+        &format!("/{path}"),
+        &headers,
+        body,
+    )
+    .await;
+    (
+        answer.status.as_u16(),
+        String::from_utf8_lossy(&answer.body).into_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,7 @@
 //! OpenAPI document.
 
 use serde::{Deserialize, Serialize};
-use thorn_core::{Digest, Signer, Subscriber};
+use thorn_core::Subscriber;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -38,8 +38,8 @@ impl SubscriptionView {
             event: sub.pattern.as_str().to_owned(),
             url: sub.url.to_string(),
             content_type: sub.content_type.as_str().to_owned(),
-            digest: digest_name(sub.digest).to_owned(),
-            signer: sub.signer.map(|s| signer_name(s).to_owned()),
+            digest: sub.digest.as_str().to_owned(),
+            signer: sub.signer.map(|s| s.as_str().to_owned()),
             standard_webhooks: sub.signatures.standard(),
             enabled: sub.enabled,
             previous_secret_valid_until: (!sub.previous_secrets.is_empty())
@@ -144,19 +144,4 @@ pub struct ListQuery {
     pub cursor: Option<String>,
     /// Only subscriptions that receive this event name.
     pub event: Option<String>,
-}
-
-pub(crate) fn digest_name(d: Digest) -> &'static str {
-    match d {
-        Digest::Sha1 => "sha1",
-        Digest::Sha512 => "sha512",
-        _ => "sha256",
-    }
-}
-
-pub(crate) fn signer_name(s: Signer) -> &'static str {
-    match s {
-        Signer::Compat => "compat",
-        _ => "hmac",
-    }
 }

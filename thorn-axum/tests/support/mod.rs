@@ -1,19 +1,18 @@
-//! A real listener serving an app, and a real HTTP client to call it.
+//! A real listener serving an app, and the testkit's HTTP client to call
+//! it.
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 
 use axum::Router;
 use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::{HeaderMap, Method, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use thorn_axum::Owner;
+pub use thorn_testkit::client::Answer;
+use thorn_testkit::client::{self, HeaderMap, Method};
 
 /// Serves `app` on a loopback port, in the background; its address.
 pub async fn serve(app: Router) -> SocketAddr {
@@ -39,41 +38,16 @@ pub fn with_owner_header(app: Router) -> Router {
     app.layer(middleware::from_fn(owner))
 }
 
-/// An answer.
-#[derive(Debug)]
-pub struct Answer {
-    pub status: StatusCode,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-}
-
-impl Answer {
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    pub fn content_type(&self) -> &str {
-        self.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-    }
-}
-
-/// A client of one server.
+/// A client of one server: each request on a new connection (the
+/// testkit's client).
 #[derive(Clone)]
 pub struct Http {
     addr: SocketAddr,
-    client: Client<HttpConnector, Full<Bytes>>,
 }
 
 impl Http {
     pub fn new(addr: SocketAddr) -> Self {
-        Http {
-            addr,
-            client: Client::builder(TokioExecutor::new()).build_http(),
-        }
+        Http { addr }
     }
 
     /// Sends `method path` with `headers` and `body`.
@@ -84,22 +58,14 @@ impl Http {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Answer {
-        let mut request = hyper::Request::builder()
-            .method(method)
-            .uri(format!("http://{}{path}", self.addr));
+        let mut map = HeaderMap::new();
         for (name, value) in headers {
-            request = request.header(*name, *value);
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
         }
-        let request = request.body(Full::new(body.into())).unwrap();
-        let response = self.client.request(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        client::request(self.addr, method, path, &map, body).await
     }
 
     /// `method path` as `owner` (none: unauthenticated), with a JSON body.

@@ -110,7 +110,7 @@ pub(crate) fn hook_verdict(secret: Option<&Secret>, header: Option<&str>, body: 
                 .verify(secret.hook_key(), digest, body, header)
                 .is_ok()
             {
-                return format!("ok ({} {})", signer_name(signer), digest_name(digest));
+                return format!("ok ({} {})", signer.as_str(), digest.as_str());
             }
         }
     }
@@ -141,20 +141,5 @@ pub(crate) fn standard_verdict(
     ) {
         Ok(()) => "ok".into(),
         Err(e) => e.to_string(),
-    }
-}
-
-pub(crate) fn signer_name(signer: Signer) -> &'static str {
-    match signer {
-        Signer::Compat => "compat",
-        _ => "hmac",
-    }
-}
-
-pub(crate) fn digest_name(digest: Digest) -> &'static str {
-    match digest {
-        Digest::Sha1 => "sha1",
-        Digest::Sha512 => "sha512",
-        _ => "sha256",
     }
 }

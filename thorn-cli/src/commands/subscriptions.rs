@@ -199,9 +199,9 @@ fn public(sub: &Subscriber) -> serde_json::Value {
         "event": sub.pattern.as_str(),
         "url": crate::output::url(&sub.url),
         "owner": sub.owner.as_deref(),
-        "digest": super::listen::digest_name(sub.digest),
+        "digest": sub.digest.as_str(),
         "content_type": sub.content_type.as_str(),
-        "signer": sub.signer.map(super::listen::signer_name),
+        "signer": sub.signer.map(thorn_core::Signer::as_str),
         "standard_webhooks": sub.signatures.standard(),
         "previous_secrets": sub.previous_secrets.len(),
     })

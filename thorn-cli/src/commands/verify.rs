@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use thorn_core::{Digest, Secret, Signer};
 use tokio::io::AsyncReadExt as _;
 
-use super::listen::{digest_name, hook_verdict, signer_name, standard_verdict};
+use super::listen::{hook_verdict, standard_verdict};
 use crate::cli::{SignerKind, VerifyArgs};
 use crate::failure::{Failure, Outcome};
 
@@ -71,7 +71,7 @@ fn one_hook(
         for &digest in &digests {
             match signer.verify(secret.hook_key(), digest, body, header) {
                 Ok(()) => {
-                    return format!("ok ({} {})", signer_name(signer), digest_name(digest));
+                    return format!("ok ({} {})", signer.as_str(), digest.as_str());
                 }
                 Err(e) => last = e.to_string(),
             }

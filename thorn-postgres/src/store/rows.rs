@@ -39,8 +39,8 @@ pub(crate) fn bind_upsert<'q>(
         .bind(cipher.seal(sub.secret.expose())?)
         .bind(previous)
         .bind(sub.previous_until)
-        .bind(digest_name(sub.digest))
-        .bind(sub.signer.map(signer_name))
+        .bind(sub.digest.as_str())
+        .bind(sub.signer.map(Signer::as_str))
         .bind(sub.content_type.as_str())
         .bind(sub.signatures.standard())
         .bind(sub.enabled))
@@ -79,19 +79,4 @@ pub(crate) fn from_row(row: &PgRow, cipher: &Cipher) -> Result<Subscriber> {
         builder = builder.previous_until(until);
     }
     builder.build()
-}
-
-fn digest_name(d: Digest) -> &'static str {
-    match d {
-        Digest::Sha1 => "sha1",
-        Digest::Sha512 => "sha512",
-        _ => "sha256",
-    }
-}
-
-fn signer_name(s: Signer) -> &'static str {
-    match s {
-        Signer::Compat => "compat",
-        _ => "hmac",
-    }
 }
