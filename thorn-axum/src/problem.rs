@@ -64,6 +64,26 @@ impl Problem {
         )
     }
 
+    /// A store's refusal or failure: 409 for a change that lost a race or
+    /// met the owner's limit (nothing was changed), else
+    /// [`unavailable`](Self::unavailable).
+    pub fn store(error: &thorn_core::Error) -> Self {
+        match error {
+            thorn_core::Error::OwnerLimit { limit, .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "limit reached",
+                format!("an owner may have {limit} subscriptions; remove one first"),
+            ),
+            thorn_core::Error::Conflict { .. } => Problem::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                "the subscription changed while this request was served, and nothing was \
+                 changed; read it again and retry",
+            ),
+            other => Problem::unavailable(other),
+        }
+    }
+
     /// The store failed: 503, to be retried.
     pub fn unavailable(error: &thorn_core::Error) -> Self {
         tracing::warn!(%error, "the subscription store failed");

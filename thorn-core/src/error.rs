@@ -97,6 +97,28 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// A change to a subscription lost a race: the subscription changed
+    /// (or went, or already exists) since the change was read from it.
+    /// Nothing was written; read it again and decide anew.
+    #[error("subscription {subscription} {reason}; nothing was changed: read it again and retry")]
+    Conflict {
+        /// The subscription's id.
+        subscription: String,
+        /// What changed under the write (`"changed since it was read
+        /// (revision 3, now 4)"`, `"was removed"`, `"already exists"`).
+        reason: String,
+    },
+    /// An owner already has as many subscriptions as a store was asked to
+    /// allow; nothing was added.
+    #[error(
+        "owner {owner:?} already has {limit} subscriptions, the most allowed; remove one first"
+    )]
+    OwnerLimit {
+        /// The owner ([`excerpt`] of it when long).
+        owner: String,
+        /// How many an owner may have.
+        limit: usize,
+    },
     /// A subscriber store failed.
     #[error("subscriber store failed: {source}")]
     Store {
@@ -131,6 +153,29 @@ impl Error {
                 | Error::SubscribersFile { .. }
                 | Error::UnknownDispatcher { .. }
         )
+    }
+
+    /// Whether a change lost a race ([`Error::Conflict`]) or met the
+    /// owner's limit ([`Error::OwnerLimit`]): the store is fine, the change
+    /// was not made.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Conflict { .. } | Error::OwnerLimit { .. })
+    }
+
+    /// Builds an [`Error::Conflict`] about `subscription`.
+    pub fn conflict(subscription: uuid::Uuid, reason: impl Into<String>) -> Self {
+        Error::Conflict {
+            subscription: subscription.to_string(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Builds an [`Error::OwnerLimit`].
+    pub fn owner_limit(owner: &str, limit: usize) -> Self {
+        Error::OwnerLimit {
+            owner: excerpt(owner),
+            limit,
+        }
     }
 
     /// Whether the recipient policy refused the target.

@@ -60,6 +60,47 @@ pub trait SubscriberStore: Send + Sync + std::fmt::Debug {
         Err(unsupported(self, "adding subscriptions"))
     }
 
+    /// Adds a new subscription, in one atomic step with the checks: an
+    /// [`Error::Conflict`] when its id is taken, and with `max_per_owner`,
+    /// an [`Error::OwnerLimit`] when its owner already has that many (so
+    /// that concurrent creations cannot pass the limit together). The
+    /// stored subscription, at revision 1.
+    async fn create(
+        &self,
+        subscriber: Subscriber,
+        max_per_owner: Option<usize>,
+    ) -> Result<Arc<Subscriber>> {
+        let _ = (subscriber, max_per_owner);
+        Err(unsupported(self, "creating subscriptions atomically"))
+    }
+
+    /// Replaces a subscription with `next` (found by its id) if the stored
+    /// one is still at `next.revision`, the revision it was read at: a
+    /// compare-and-set. An [`Error::Conflict`] when it changed or went
+    /// meanwhile; nothing is written then. The stored subscription, its
+    /// revision one more.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> thorn_core::Result<()> {
+    /// use thorn_core::{MemoryStore, Subscriber, SubscriberStore};
+    /// let store = MemoryStore::new();
+    /// let sub = Subscriber::builder("order.*", "https://example.com/hooks", "s3cret").build()?;
+    /// let read = store.create(sub, None).await?;
+    /// let mut first = (*read).clone();
+    /// first.enabled = false;
+    /// let mut second = (*read).clone();
+    /// second.url = "https://example.com/other".parse().unwrap();
+    /// assert_eq!(store.update(first).await?.revision, 2);
+    /// // Read before the first change: refused, not overwritten.
+    /// assert!(store.update(second).await.unwrap_err().is_conflict());
+    /// # Ok(()) }
+    /// ```
+    async fn update(&self, next: Subscriber) -> Result<Arc<Subscriber>> {
+        let _ = next;
+        Err(unsupported(self, "changing subscriptions atomically"))
+    }
+
     /// Removes a subscription; whether it existed.
     async fn remove(&self, id: Uuid) -> Result<bool> {
         let _ = id;
@@ -96,6 +137,12 @@ fn unsupported<S: SubscriberStore + ?Sized>(store: &S, what: &str) -> Error {
         )
         .into(),
     }
+}
+
+/// The reason of a [`Error::Conflict`] for a subscription read at
+/// revision `read` and now at `now`.
+pub fn changed(read: u64, now: u64) -> String {
+    format!("changed since it was read (revision {read}, now {now})")
 }
 
 /// Subscriptions in memory, indexed for matching.
@@ -167,10 +214,55 @@ impl SubscriberStore for MemoryStore {
         Ok(self.matching_now(event, sender))
     }
 
-    async fn add(&self, subscriber: Subscriber) -> Result<()> {
+    async fn add(&self, mut subscriber: Subscriber) -> Result<()> {
         subscriber.validate()?;
-        self.insert(subscriber);
+        let mut index = self.write();
+        subscriber.revision = index.get(subscriber.id).map_or(1, |old| old.revision + 1);
+        index.insert(subscriber);
         Ok(())
+    }
+
+    async fn create(
+        &self,
+        mut subscriber: Subscriber,
+        max_per_owner: Option<usize>,
+    ) -> Result<Arc<Subscriber>> {
+        subscriber.validate()?;
+        let mut index = self.write();
+        if index.get(subscriber.id).is_some() {
+            return Err(Error::conflict(subscriber.id, "already exists"));
+        }
+        if let (Some(limit), Some(owner)) = (max_per_owner, subscriber.owner.as_deref()) {
+            let held = index
+                .iter()
+                .filter(|s| s.owner.as_deref() == Some(owner))
+                .count();
+            if held >= limit {
+                return Err(Error::owner_limit(owner, limit));
+            }
+        }
+        subscriber.revision = 1;
+        let stored = Arc::new(subscriber);
+        index.insert(Arc::clone(&stored));
+        Ok(stored)
+    }
+
+    async fn update(&self, mut next: Subscriber) -> Result<Arc<Subscriber>> {
+        next.validate()?;
+        let mut index = self.write();
+        let Some(held) = index.get(next.id) else {
+            return Err(Error::conflict(next.id, "was removed"));
+        };
+        if held.revision != next.revision {
+            return Err(Error::conflict(
+                next.id,
+                changed(next.revision, held.revision),
+            ));
+        }
+        next.revision += 1;
+        let stored = Arc::new(next);
+        index.insert(Arc::clone(&stored));
+        Ok(stored)
     }
 
     async fn remove(&self, id: Uuid) -> Result<bool> {

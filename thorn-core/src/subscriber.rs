@@ -265,6 +265,17 @@ pub struct Subscriber {
     /// `THORN_HMAC_SIGNER` (plain HMAC by default).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signer: Option<Signer>,
+    /// How many times a store has written it: 0 for one never stored, 1
+    /// once added, one more for each change. A store applies
+    /// [`update`](crate::SubscriberStore::update) only while the revision
+    /// it holds is still this one, so two changes made from one read cannot
+    /// overwrite each other.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub revision: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn enabled_by_default() -> bool {
@@ -478,6 +489,7 @@ impl SubscriberBuilder {
             previous_until: self.previous_until,
             enabled: self.enabled,
             signer: self.signer,
+            revision: 0,
         })
     }
 }

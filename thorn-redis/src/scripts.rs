@@ -23,9 +23,23 @@ pub(crate) static PRUNE: LazyLock<Script> =
 /// Moves a dead letter back to the stream.
 pub(crate) static REPLAY: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/replay.lua")));
+/// A store script: the shared helpers, then the script itself.
+macro_rules! store_script {
+    ($file:literal) => {
+        LazyLock::new(|| {
+            Script::new(concat!(
+                include_str!("scripts/store_lib.lua"),
+                include_str!(concat!("scripts/", $file))
+            ))
+        })
+    };
+}
+
 /// Adds or replaces a subscription.
-pub(crate) static STORE_PUT: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/store_put.lua")));
+pub(crate) static STORE_PUT: LazyLock<Script> = store_script!("store_put.lua");
+/// Adds a new subscription within its owner's limit.
+pub(crate) static STORE_CREATE: LazyLock<Script> = store_script!("store_create.lua");
+/// Changes a subscription still at the revision it was read at.
+pub(crate) static STORE_UPDATE: LazyLock<Script> = store_script!("store_update.lua");
 /// Removes a subscription.
-pub(crate) static STORE_REMOVE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/store_remove.lua")));
+pub(crate) static STORE_REMOVE: LazyLock<Script> = store_script!("store_remove.lua");

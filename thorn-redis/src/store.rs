@@ -2,7 +2,11 @@
 //!
 //! Subscriptions live in one hash (`thorn:{name}:subs`, id → JSON) beside a
 //! version counter (`thorn:{name}:subs-version`) that every change bumps in
-//! the same script. Each process keeps the whole set in a cached
+//! the same script, each subscription's revision
+//! (`thorn:{name}:subs-revision`) and each owner's count
+//! (`thorn:{name}:subs-owners`). Every change is one script that checks
+//! what it depends on (the revision read, the owner's count) and writes in
+//! the same step. Each process keeps the whole set in a cached
 //! [`SubscriptionIndex`] (a trie over pattern segments) and matches in
 //! memory: matching costs one `GET` of the version plus a walk of the trie,
 //! whatever the number of subscriptions. A changed version reloads the
@@ -41,8 +45,8 @@ struct Cache {
 /// ```
 pub struct RedisStore {
     name: String,
-    subs: String,
-    version: String,
+    /// The keys of every store script, in its order.
+    keys: [String; 5],
     conn: Connection,
     cache: RwLock<Cache>,
     reload: tokio::sync::Mutex<()>,
@@ -61,8 +65,13 @@ impl RedisStore {
     pub fn new(options: &RedisOptions, name: &str) -> Result<Self> {
         Ok(RedisStore {
             name: name.to_owned(),
-            subs: format!("thorn:{{{name}}}:subs"),
-            version: format!("thorn:{{{name}}}:subs-version"),
+            keys: [
+                format!("thorn:{{{name}}}:subs"),
+                format!("thorn:{{{name}}}:subs-version"),
+                format!("thorn:{{{name}}}:subs-revision"),
+                format!("thorn:{{{name}}}:subs-owners"),
+                format!("thorn:{{{name}}}:subs-counted"),
+            ],
             conn: options.connection(options.response_timeout)?,
             cache: RwLock::new(Cache::default()),
             reload: tokio::sync::Mutex::new(()),
@@ -78,7 +87,7 @@ impl RedisStore {
     async fn index(&self) -> Result<Arc<SubscriptionIndex>> {
         let mut conn = self.conn.get().await?;
         let version: Option<i64> = conn
-            .get(&self.version)
+            .get(self.version_key())
             .await
             .map_err(|e| self.conn.err(e))?;
         let version = version.unwrap_or(0);
@@ -91,17 +100,26 @@ impl RedisStore {
         if cached.is_some_and(|c| c >= version) {
             return Ok(index);
         }
-        let (version, all): (Option<i64>, Vec<(String, Vec<u8>)>) = redis::pipe()
+        type Snapshot = (
+            Option<i64>,
+            Vec<(String, Vec<u8>)>,
+            std::collections::HashMap<String, u64>,
+        );
+        let (version, all, revisions): Snapshot = redis::pipe()
             .atomic()
-            .get(&self.version)
-            .hgetall(&self.subs)
+            .get(self.version_key())
+            .hgetall(&self.keys[0])
+            .hgetall(&self.keys[2])
             .query_async(&mut conn)
             .await
             .map_err(|e| self.conn.err(e))?;
         let mut index = SubscriptionIndex::default();
         for (id, json) in all {
             match serde_json::from_slice::<Subscriber>(&json) {
-                Ok(sub) => index.insert(sub),
+                Ok(mut sub) => {
+                    sub.revision = revisions.get(&id).copied().unwrap_or(0);
+                    index.insert(sub);
+                }
                 Err(e) => {
                     tracing::warn!(subscription = %id, error = %e, "skipping a stored subscription that cannot be read")
                 }
@@ -116,36 +134,108 @@ impl RedisStore {
         Ok(index)
     }
 
-    async fn put(&self, sub: Subscriber) -> Result<()> {
+    fn version_key(&self) -> &str {
+        &self.keys[1]
+    }
+
+    /// Runs a store script with its keys and `args`; its answer.
+    async fn run(&self, script: &redis::Script, args: &[&[u8]]) -> Result<i64> {
+        let mut invocation = script.prepare_invoke();
+        for key in &self.keys {
+            invocation.key(key);
+        }
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        let mut conn = self.conn.get().await?;
+        invocation
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| self.conn.err(e))
+    }
+
+    /// `sub` as it is stored: validated, as JSON (its revision is kept
+    /// apart).
+    fn stored_json(sub: &Subscriber) -> Result<Vec<u8>> {
         sub.validate()?;
-        let json = serde_json::to_vec(&sub).map_err(|e| {
+        let mut sub = sub.clone();
+        sub.revision = 0;
+        serde_json::to_vec(&sub).map_err(|e| {
             Error::Core(thorn_core::Error::Store {
                 retryable: false,
                 source: e.into(),
             })
-        })?;
-        let mut conn = self.conn.get().await?;
-        let _: i64 = scripts::STORE_PUT
-            .key(&self.subs)
-            .key(&self.version)
-            .arg(sub.id.to_string())
-            .arg(json)
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| self.conn.err(e))?;
+        })
+    }
+
+    async fn put(&self, sub: Subscriber) -> Result<()> {
+        let json = Self::stored_json(&sub)?;
+        let id = sub.id.to_string();
+        self.run(&scripts::STORE_PUT, &[id.as_bytes(), &json])
+            .await?;
         Ok(())
     }
 
+    async fn insert_new(
+        &self,
+        mut sub: Subscriber,
+        limit: Option<usize>,
+    ) -> Result<Arc<Subscriber>> {
+        let json = Self::stored_json(&sub)?;
+        let id = sub.id.to_string();
+        let limit_arg = limit
+            .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))
+            .to_string();
+        match self
+            .run(
+                &scripts::STORE_CREATE,
+                &[id.as_bytes(), &json, limit_arg.as_bytes()],
+            )
+            .await?
+        {
+            -1 => Err(thorn_core::Error::conflict(sub.id, "already exists").into()),
+            -2 => Err(thorn_core::Error::owner_limit(
+                sub.owner.as_deref().unwrap_or_default(),
+                limit.unwrap_or_default(),
+            )
+            .into()),
+            revision => {
+                sub.revision = u64::try_from(revision).unwrap_or_default();
+                Ok(Arc::new(sub))
+            }
+        }
+    }
+
+    async fn compare_and_set(&self, mut next: Subscriber) -> Result<Arc<Subscriber>> {
+        let json = Self::stored_json(&next)?;
+        let id = next.id.to_string();
+        let read = next.revision.to_string();
+        match self
+            .run(
+                &scripts::STORE_UPDATE,
+                &[id.as_bytes(), &json, read.as_bytes()],
+            )
+            .await?
+        {
+            -1 => Err(thorn_core::Error::conflict(next.id, "was removed").into()),
+            n if n <= -2 => {
+                let now = u64::try_from(-2 - n).unwrap_or_default();
+                Err(thorn_core::Error::conflict(
+                    next.id,
+                    thorn_core::store::changed(next.revision, now),
+                )
+                .into())
+            }
+            revision => {
+                next.revision = u64::try_from(revision).unwrap_or_default();
+                Ok(Arc::new(next))
+            }
+        }
+    }
+
     async fn delete(&self, id: Uuid) -> Result<bool> {
-        let mut conn = self.conn.get().await?;
-        let n: i64 = scripts::STORE_REMOVE
-            .key(&self.subs)
-            .key(&self.version)
-            .arg(id.to_string())
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| self.conn.err(e))?;
-        Ok(n == 1)
+        let id = id.to_string();
+        Ok(self.run(&scripts::STORE_REMOVE, &[id.as_bytes()]).await? == 1)
     }
 }
 
@@ -174,6 +264,20 @@ impl SubscriberStore for RedisStore {
 
     async fn add(&self, subscriber: Subscriber) -> thorn_core::Result<()> {
         self.put(subscriber).await.map_err(into_core)
+    }
+
+    async fn create(
+        &self,
+        subscriber: Subscriber,
+        max_per_owner: Option<usize>,
+    ) -> thorn_core::Result<Arc<Subscriber>> {
+        self.insert_new(subscriber, max_per_owner)
+            .await
+            .map_err(into_core)
+    }
+
+    async fn update(&self, next: Subscriber) -> thorn_core::Result<Arc<Subscriber>> {
+        self.compare_and_set(next).await.map_err(into_core)
     }
 
     async fn remove(&self, id: Uuid) -> thorn_core::Result<bool> {

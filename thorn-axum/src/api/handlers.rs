@@ -91,7 +91,7 @@ pub(crate) async fn list(
         (status = 201, description = "Created; the secret is shown this once", body = CreatedSubscription),
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No owner", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The caller has as many subscriptions as allowed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The caller has as many subscriptions as allowed, or the id is taken", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field's value is refused", body = Problem, content_type = "application/problem+json"),
@@ -105,23 +105,15 @@ pub(crate) async fn create(
     JsonBody(body): JsonBody<CreateSubscription>,
 ) -> Answer<(StatusCode, Json<CreatedSubscription>)> {
     let (sub, secret) = input::create(api.thorn.config(), &owner, body)?;
-    let store = api.thorn.store();
-    let existing = store
-        .by_owner(owner.id())
+    // The limit is checked in the store's step that adds, so concurrent
+    // creations cannot pass it together.
+    let stored = api
+        .thorn
+        .store()
+        .create(sub, Some(api.max_per_owner))
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
-    if existing.len() >= api.max_per_owner {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "limit reached",
-            format!(
-                "an owner may have {} subscriptions; remove one first",
-                api.max_per_owner
-            ),
-        ));
-    }
-    let view = SubscriptionView::of(&sub);
-    store.add(sub).await.map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| Problem::store(&e))?;
+    let view = SubscriptionView::of(&stored);
     Ok((
         StatusCode::CREATED,
         Json(CreatedSubscription {
@@ -164,6 +156,7 @@ pub(crate) async fn show(
         (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No owner", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such subscription of the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The subscription changed (or went) while the request was served; nothing was changed", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is too large", body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field's value is refused", body = Problem, content_type = "application/problem+json"),
@@ -179,13 +172,15 @@ pub(crate) async fn update(
 ) -> Answer<Json<SubscriptionView>> {
     let sub = owned(&api, &owner, id).await?;
     let next = input::update(api.thorn.config(), &sub, changes)?;
-    let view = SubscriptionView::of(&next);
-    api.thorn
+    // Written only while the subscription is as read: a change made
+    // meanwhile (or a removal) is a 409, never overwritten.
+    let stored = api
+        .thorn
         .store()
-        .add(next)
+        .update(next)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
-    Ok(Json(view))
+        .map_err(|e| Problem::store(&e))?;
+    Ok(Json(SubscriptionView::of(&stored)))
 }
 
 /// Removes a subscription.
@@ -225,6 +220,7 @@ pub(crate) async fn remove(
         (status = 200, description = "The new secret, shown this once", body = RotatedSecret),
         (status = 401, description = "No owner", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such subscription of the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The subscription changed (or went) while the request was served; nothing was changed", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "The store cannot be reached", body = Problem, content_type = "application/problem+json"),
     ),
     tag = "subscriptions"
@@ -240,9 +236,9 @@ pub(crate) async fn rotate(
     let valid_until = next.previous_until.unwrap_or_default();
     api.thorn
         .store()
-        .add(next)
+        .update(next)
         .await
-        .map_err(|e| Problem::unavailable(&e))?;
+        .map_err(|e| Problem::store(&e))?;
     Ok(Json(RotatedSecret {
         id,
         secret: secret.expose().to_owned(),

@@ -7,6 +7,7 @@ mod rows;
 use std::sync::{Arc, RwLock};
 
 use sqlx::PgPool;
+use sqlx::Row as _;
 use thorn_core::{
     Config, EventName, Result, Subscriber, SubscriberStore, SubscriptionIndex, async_trait,
 };
@@ -58,9 +59,19 @@ pub(crate) struct Shared {
     select_all: String,
     select_one: String,
     upsert: String,
+    insert: String,
+    update: String,
+    lock_owner: String,
+    count_owner: String,
+    /// The subscriptions table, qualified.
+    table: String,
     delete: String,
     /// Counts the changes applied to the index.
     changes: watch::Sender<u64>,
+    /// Held while the index is brought up to date from the table: one
+    /// read and its change to the index at a time, so that a later read
+    /// (which sees every commit an earlier one saw) is applied last.
+    serial: tokio::sync::Mutex<()>,
 }
 
 impl PgStore {
@@ -74,11 +85,22 @@ impl PgStore {
             pool,
             cipher: Cipher::new(config.get(&SECRET_KEY)?),
             index: RwLock::new(SubscriptionIndex::default()),
-            select_all: format!("SELECT {} FROM {subs}", rows::COLUMNS),
-            select_one: format!("SELECT {} FROM {subs} WHERE id = $1", rows::COLUMNS),
+            select_all: format!("SELECT {}, revision FROM {subs}", rows::COLUMNS),
+            select_one: format!(
+                "SELECT {}, revision FROM {subs} WHERE id = $1",
+                rows::COLUMNS
+            ),
             upsert: rows::upsert_sql(&subs),
+            insert: rows::insert_sql(&subs),
+            update: rows::update_sql(&subs),
+            // One lock per owner and table, held by the transaction that
+            // counts an owner's subscriptions and adds one.
+            lock_owner: "SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))".into(),
+            count_owner: format!("SELECT count(*) FROM {subs} WHERE owner = $1"),
+            table: subs.clone(),
             delete: format!("DELETE FROM {subs} WHERE id = $1"),
             changes: watch::Sender::new(0),
+            serial: tokio::sync::Mutex::new(()),
             schema,
         });
         shared.reload().await?;
@@ -125,6 +147,7 @@ impl Shared {
 
     /// Reads the whole table into a new index.
     pub(crate) async fn reload(&self) -> Result<()> {
+        let _serial = self.serial.lock().await;
         let rows = sqlx::query(&self.select_all)
             .fetch_all(&self.pool)
             .await
@@ -145,6 +168,7 @@ impl Shared {
 
     /// Reads one subscription again (it changed or went).
     pub(crate) async fn refresh(&self, id: Uuid) -> Result<()> {
+        let _serial = self.serial.lock().await;
         let row = sqlx::query(&self.select_one)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -181,9 +205,77 @@ impl SubscriberStore for PgStore {
             .await
             .map_err(db)?;
         // Seen here at once; other processes hear of it by NOTIFY.
-        self.shared.write().insert(subscriber);
-        self.shared.changed();
-        Ok(())
+        self.shared.refresh(subscriber.id).await
+    }
+
+    async fn create(
+        &self,
+        mut subscriber: Subscriber,
+        max_per_owner: Option<usize>,
+    ) -> Result<Arc<Subscriber>> {
+        subscriber.validate()?;
+        let shared = &self.shared;
+        let mut tx = shared.pool.begin().await.map_err(db)?;
+        if let (Some(limit), Some(owner)) = (max_per_owner, subscriber.owner.as_deref()) {
+            sqlx::query(&shared.lock_owner)
+                .bind(&shared.table)
+                .bind(owner)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            let held: i64 = sqlx::query_scalar(&shared.count_owner)
+                .bind(owner)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
+            if usize::try_from(held).unwrap_or(usize::MAX) >= limit {
+                return Err(thorn_core::Error::owner_limit(owner, limit));
+            }
+        }
+        let row = rows::bind_upsert(&shared.insert, &subscriber, &shared.cipher)?
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        let Some(row) = row else {
+            return Err(thorn_core::Error::conflict(subscriber.id, "already exists"));
+        };
+        let revision: i64 = row.try_get(0).map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        subscriber.revision = u64::try_from(revision).unwrap_or(0);
+        shared.refresh(subscriber.id).await?;
+        Ok(Arc::new(subscriber))
+    }
+
+    async fn update(&self, mut next: Subscriber) -> Result<Arc<Subscriber>> {
+        next.validate()?;
+        let shared = &self.shared;
+        let read = i64::try_from(next.revision).unwrap_or(i64::MAX);
+        let row = rows::bind_upsert(&shared.update, &next, &shared.cipher)?
+            .bind(read)
+            .fetch_optional(&shared.pool)
+            .await
+            .map_err(db)?;
+        let Some(row) = row else {
+            let now: Option<i64> = sqlx::query_scalar(&format!(
+                "SELECT revision FROM {} WHERE id = $1",
+                shared.table
+            ))
+            .bind(next.id)
+            .fetch_optional(&shared.pool)
+            .await
+            .map_err(db)?;
+            let reason = match now {
+                None => "was removed".to_owned(),
+                Some(now) => {
+                    thorn_core::store::changed(next.revision, u64::try_from(now).unwrap_or(0))
+                }
+            };
+            return Err(thorn_core::Error::conflict(next.id, reason));
+        };
+        let revision: i64 = row.try_get(0).map_err(db)?;
+        next.revision = u64::try_from(revision).unwrap_or(0);
+        shared.refresh(next.id).await?;
+        Ok(Arc::new(next))
     }
 
     async fn remove(&self, id: Uuid) -> Result<bool> {
@@ -192,8 +284,7 @@ impl SubscriberStore for PgStore {
             .execute(&self.shared.pool)
             .await
             .map_err(db)?;
-        self.shared.write().remove(id);
-        self.shared.changed();
+        self.shared.refresh(id).await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -10,13 +10,35 @@ use crate::error::db;
 /// The columns, in the order [`bind_upsert`] binds them.
 pub(crate) const COLUMNS: &str = "id, owner, pattern, url, secret, previous_secrets, previous_until, digest, signer, content_type, standard_webhooks, enabled";
 
-/// The upsert of one subscription into `table`.
+/// The columns [`COLUMNS`] sets, each from its bound value, for an `UPDATE`.
+const SET: &str = "owner = $2, pattern = $3, url = $4, secret = $5, \
+     previous_secrets = $6, previous_until = $7, digest = $8, signer = $9, content_type = $10, \
+     standard_webhooks = $11, enabled = $12, updated_at = now()";
+
+/// The upsert of one subscription into `table` (last writer wins); the
+/// stored revision.
 pub(crate) fn upsert_sql(table: &str) -> String {
     format!(
+        "INSERT INTO {table} AS s ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (id) DO UPDATE SET {SET}, revision = s.revision + 1 RETURNING revision"
+    )
+}
+
+/// The insert of a new subscription into `table`; its revision, or no row
+/// when the id is taken.
+pub(crate) fn insert_sql(table: &str) -> String {
+    format!(
         "INSERT INTO {table} ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-         ON CONFLICT (id) DO UPDATE SET owner = $2, pattern = $3, url = $4, secret = $5, \
-         previous_secrets = $6, previous_until = $7, digest = $8, signer = $9, content_type = $10, \
-         standard_webhooks = $11, enabled = $12, updated_at = now()"
+         ON CONFLICT (id) DO NOTHING RETURNING revision"
+    )
+}
+
+/// The change of a subscription still at revision `$13`; its new
+/// revision, or no row when it changed or went.
+pub(crate) fn update_sql(table: &str) -> String {
+    format!(
+        "UPDATE {table} SET {SET}, revision = revision + 1 WHERE id = $1 AND revision = $13 \
+         RETURNING revision"
     )
 }
 
@@ -78,5 +100,7 @@ pub(crate) fn from_row(row: &PgRow, cipher: &Cipher) -> Result<Subscriber> {
     {
         builder = builder.previous_until(until);
     }
-    builder.build()
+    let mut sub = builder.build()?;
+    sub.revision = u64::try_from(row.try_get::<i64, _>("revision").map_err(db)?).unwrap_or(0);
+    Ok(sub)
 }
