@@ -101,6 +101,17 @@ fn signed(
     standard: bool,
     secret: &str,
 ) -> (Vec<(String, String)>, Bytes) {
+    signed_at(SystemTime::now(), url, body, standard, secret)
+}
+
+/// [`signed`] with the timestamp `at`.
+fn signed_at(
+    at: SystemTime,
+    url: &str,
+    body: &'static [u8],
+    standard: bool,
+    secret: &str,
+) -> (Vec<(String, String)>, Bytes) {
     let signatures = if standard {
         Signatures::Both
     } else {
@@ -119,7 +130,7 @@ fn signed(
         standard_webhooks: false,
         hmac_signer: Signer::Hmac,
     };
-    let sig = delivery.sign(SystemTime::now());
+    let sig = delivery.sign(at);
     let mut h = vec![
         ("content-type".to_owned(), "application/json".to_owned()),
         (headers::HOOK_HMAC.to_owned(), sig.hook_hmac),
@@ -226,5 +237,47 @@ async fn keys_per_subscription_and_during_rotation() {
         post_with(&http, &h, body).await.status,
         StatusCode::UNAUTHORIZED,
         "no subscription named: no keys"
+    );
+}
+
+/// A delivery stamped ahead of the receiver's clock stays valid for more
+/// than one tolerance from when it is first seen: its id is remembered
+/// until its own timestamp leaves the window. The clock is the one given
+/// to `check`, so time passes without waiting.
+#[test]
+fn a_replay_with_a_timestamp_ahead_is_refused_until_it_goes_stale() {
+    let receiver = WebhookReceiver::new(Secret::new(KEY).unwrap());
+    let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+    let (h, body) = signed_at(
+        start + Duration::from_secs(295),
+        "https://example.com/in",
+        br#"{"n": 1}"#,
+        true,
+        KEY,
+    );
+    let mut map = axum::http::HeaderMap::new();
+    for (k, v) in &h {
+        map.append(
+            axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    let at = |secs: u64| start + Duration::from_secs(secs);
+    assert!(receiver.check(&map, &body, at(0)).is_ok(), "first seen");
+    for secs in [5, 299, 306, 500, 595] {
+        assert!(
+            matches!(
+                receiver.check(&map, &body, at(secs)),
+                Err(thorn_axum::Rejection::Duplicate(_))
+            ),
+            "a replay at +{secs} s is a duplicate"
+        );
+    }
+    assert!(
+        matches!(
+            receiver.check(&map, &body, at(596)),
+            Err(thorn_axum::Rejection::Refused(_))
+        ),
+        "once its timestamp is out of the window it is refused as stale"
     );
 }

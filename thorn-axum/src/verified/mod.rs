@@ -151,6 +151,10 @@ impl WebhookReceiver {
                 return Err(untrusted().into());
             }
         }
+        // Remembered until the delivery can no longer pass the timestamp
+        // check: a timestamp ahead of now stays valid for longer than one
+        // tolerance from now.
+        let mut until = now + c.tolerance;
         if let Some(signature) = standard {
             let (Some(id), Some(ts)) = (get(headers::WEBHOOK_ID), get(headers::WEBHOOK_TIMESTAMP))
             else {
@@ -171,8 +175,16 @@ impl WebhookReceiver {
             if id != delivery {
                 return Err(untrusted().into());
             }
+            if let Some(signed) = ts
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .and_then(|secs| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
+            {
+                until = until.max(signed + c.tolerance);
+            }
         }
-        if !c.replays.first_sighting(delivery, c.tolerance) {
+        if !c.replays.first_sighting(delivery, until, now) {
             return Err(Rejection::Duplicate(delivery.to_owned()));
         }
         Ok(Checked {

@@ -1,23 +1,25 @@
 //! Delivery ids already seen, to refuse replays.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::SystemTime;
 
 /// Remembers delivery ids for a while. Pluggable: a receiver that runs in
 /// several processes can back it with a shared store.
 pub trait ReplayCache: Send + Sync + 'static {
-    /// Records `id` as seen now; `false` when it was already seen within
-    /// `window`.
-    fn first_sighting(&self, id: &str, window: Duration) -> bool;
+    /// Records `id` as seen at `now`, to be remembered until `until` (when
+    /// the delivery's signed timestamp leaves the tolerance, after which
+    /// the delivery is refused whatever its id); `false` when it is
+    /// already remembered.
+    fn first_sighting(&self, id: &str, until: SystemTime, now: SystemTime) -> bool;
 
     /// Forgets `id`, for a delivery that was verified but not kept (the
     /// receiver was too busy): the sender's retry must pass.
     fn forget(&self, id: &str);
 }
 
-/// The ids of the last `window` in memory, at most `capacity` of them
-/// (the oldest forgotten first).
+/// Ids in memory, each until its own end, at most `capacity` of them (the
+/// one ending first forgotten first).
 #[derive(Debug)]
 pub struct MemoryReplayCache {
     seen: Mutex<Seen>,
@@ -26,16 +28,22 @@ pub struct MemoryReplayCache {
 
 #[derive(Debug, Default)]
 struct Seen {
-    at: HashMap<String, Instant>,
-    order: VecDeque<(Instant, String)>,
+    /// Each id's end.
+    until: HashMap<String, SystemTime>,
+    /// The same, ordered by end.
+    by_end: BTreeSet<(SystemTime, String)>,
 }
 
 impl Seen {
-    fn forget_oldest(&mut self) {
-        if let Some((when, old)) = self.order.pop_front() {
-            if self.at.get(&old) == Some(&when) {
-                self.at.remove(&old);
-            }
+    fn forget_first_ending(&mut self) {
+        if let Some((_, id)) = self.by_end.pop_first() {
+            self.until.remove(&id);
+        }
+    }
+
+    fn forget(&mut self, id: &str) {
+        if let Some(end) = self.until.remove(id) {
+            self.by_end.remove(&(end, id.to_owned()));
         }
     }
 }
@@ -54,78 +62,89 @@ impl MemoryReplayCache {
             capacity: capacity.max(1),
         }
     }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 impl ReplayCache for MemoryReplayCache {
-    fn first_sighting(&self, id: &str, window: Duration) -> bool {
-        self.sighting_at(id, window, Instant::now())
+    fn first_sighting(&self, id: &str, until: SystemTime, now: SystemTime) -> bool {
+        let mut seen = self.seen();
+        // Forget what has ended.
+        while seen.by_end.first().is_some_and(|(end, _)| *end < now) {
+            seen.forget_first_ending();
+        }
+        if seen.until.contains_key(id) {
+            return false;
+        }
+        while seen.until.len() >= self.capacity {
+            seen.forget_first_ending();
+        }
+        seen.until.insert(id.to_owned(), until);
+        seen.by_end.insert((until, id.to_owned()));
+        true
     }
 
     fn forget(&self, id: &str) {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        seen.at.remove(id);
-    }
-}
-
-impl MemoryReplayCache {
-    /// [`ReplayCache::first_sighting`] at `now`.
-    fn sighting_at(&self, id: &str, window: Duration, now: Instant) -> bool {
-        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        // Forget what is out of the window.
-        while let Some((when, _)) = seen.order.front() {
-            if now.duration_since(*when) <= window {
-                break;
-            }
-            seen.forget_oldest();
-        }
-        if seen.at.contains_key(id) {
-            return false;
-        }
-        // Make room: the oldest goes first.
-        while seen.order.len() >= self.capacity {
-            seen.forget_oldest();
-        }
-        seen.at.insert(id.to_owned(), now);
-        seen.order.push_back((now, id.to_owned()));
-        true
+        self.seen().forget(id);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use std::time::{Duration, SystemTime};
 
     use super::{MemoryReplayCache, ReplayCache};
 
+    const WINDOW: Duration = Duration::from_secs(300);
+
     #[test]
-    fn an_id_is_seen_once_within_the_window() {
+    fn an_id_is_seen_once_until_its_end() {
         let cache = MemoryReplayCache::with_capacity(2);
-        let window = Duration::from_secs(300);
-        assert!(cache.first_sighting("a", window));
-        assert!(!cache.first_sighting("a", window));
-        assert!(cache.first_sighting("b", window));
-        assert!(cache.first_sighting("c", window), "over capacity: a goes");
-        assert!(cache.first_sighting("a", window));
-        assert!(!cache.first_sighting("c", window));
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let until = now + WINDOW;
+        assert!(cache.first_sighting("a", until, now));
+        assert!(!cache.first_sighting("a", until, now));
+        assert!(cache.first_sighting("b", until + Duration::from_secs(1), now));
+        assert!(
+            cache.first_sighting("c", until, now),
+            "over capacity: a ends first and goes"
+        );
+        assert!(cache.first_sighting("a", until, now), "c ends before b: c goes");
+        assert!(!cache.first_sighting("b", until, now));
+        assert!(cache.first_sighting("c", until, now));
     }
 
     #[test]
     fn a_forgotten_id_is_new_again() {
         let cache = MemoryReplayCache::default();
-        let window = Duration::from_secs(300);
-        assert!(cache.first_sighting("a", window));
+        let now = SystemTime::now();
+        assert!(cache.first_sighting("a", now + WINDOW, now));
         cache.forget("a");
-        assert!(cache.first_sighting("a", window));
-        assert!(!cache.first_sighting("a", window));
+        assert!(cache.first_sighting("a", now + WINDOW, now));
+        assert!(!cache.first_sighting("a", now + WINDOW, now));
     }
 
     #[test]
-    fn outside_the_window_an_id_is_new_again() {
+    fn after_its_end_an_id_is_new_again() {
         let cache = MemoryReplayCache::default();
-        let window = Duration::from_secs(300);
-        let start = std::time::Instant::now();
-        assert!(cache.sighting_at("a", window, start));
-        assert!(!cache.sighting_at("a", window, start + window));
-        assert!(cache.sighting_at("a", window, start + window + Duration::from_secs(1)));
+        let start = SystemTime::now();
+        assert!(cache.first_sighting("a", start + WINDOW, start));
+        assert!(!cache.first_sighting("a", start + WINDOW, start + WINDOW));
+        let later = start + WINDOW + Duration::from_secs(1);
+        assert!(cache.first_sighting("a", later + WINDOW, later));
+    }
+
+    #[test]
+    fn each_id_keeps_its_own_end() {
+        let cache = MemoryReplayCache::default();
+        let start = SystemTime::now();
+        // Seen first with an end far ahead, then one with a near end.
+        assert!(cache.first_sighting("far", start + 2 * WINDOW, start));
+        assert!(cache.first_sighting("near", start + WINDOW, start));
+        let between = start + WINDOW + Duration::from_secs(10);
+        assert!(cache.first_sighting("near", between + WINDOW, between));
+        assert!(!cache.first_sighting("far", between + WINDOW, between));
     }
 }
