@@ -182,9 +182,10 @@ impl Event {
     }
 
     /// The timeout of each HTTP attempt for this event, instead of
-    /// `THORN_EVENT_TIMEOUT`.
+    /// `THORN_EVENT_TIMEOUT`; brought within that setting's range (1 ms to
+    /// 24 h).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
+        self.timeout = Some(crate::config::parse::clamp_duration(timeout));
         self
     }
 

@@ -4,6 +4,7 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+use thorn_core::config::parse::clamp_duration;
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, LOCATION, USER_AGENT};
@@ -122,7 +123,9 @@ impl HttpClient {
     pub async fn attempt(&self, delivery: &Delivery, attempt: u32) -> Attempt {
         let started = Instant::now();
         let url = &delivery.subscriber.url;
-        let timeout = delivery.timeout.unwrap_or(self.inner.timeout);
+        // However the delivery came (an event's own timeout, an entry read
+        // back from a queue), no attempt waits past the setting's range.
+        let timeout = clamp_duration(delivery.timeout.unwrap_or(self.inner.timeout));
         let mut result = match self.inner.policy.check_url(url) {
             Err(refusal) => refused(&refusal),
             Ok(()) => match tokio::time::timeout(timeout, self.exchange(delivery)).await {

@@ -1,7 +1,9 @@
 //! The settings of the Redis backend, declared here and read from the
 //! [`Config`](thorn_core::Config): core knows nothing of them.
 
-use thorn_core::config::{Setting, SettingDoc, redact_url};
+use std::time::Duration;
+
+use thorn_core::config::{Setting, SettingDoc, parse, redact_url};
 
 /// The Redis server (`THORN_REDIS_URL`); its password never shows in
 /// errors.
@@ -21,8 +23,19 @@ pub const QUEUE: Setting<String> = Setting::new(
     queue,
 );
 
+/// How long a stopping worker waits for the deliveries in flight
+/// (`THORN_SHUTDOWN_GRACE`); those still running then are given up, and
+/// their entries go to another worker after the ack deadline.
+pub const SHUTDOWN_GRACE: Setting<Duration> = Setting::new(
+    "THORN_SHUTDOWN_GRACE",
+    "30s",
+    "how long a stopping worker waits for deliveries in flight before it leaves them to another worker",
+    parse::duration,
+)
+.checked(parse::duration_range);
+
 /// Every setting of the Redis backend, in the order of the README's table.
-pub const SETTINGS: &[SettingDoc] = &[URL.doc(), QUEUE.doc()];
+pub const SETTINGS: &[SettingDoc] = &[URL.doc(), QUEUE.doc(), SHUTDOWN_GRACE.doc()];
 
 fn url(text: &str) -> Result<String, String> {
     match url::Url::parse(text) {

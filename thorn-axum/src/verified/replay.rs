@@ -111,7 +111,10 @@ mod tests {
             cache.first_sighting("c", until, now),
             "over capacity: a ends first and goes"
         );
-        assert!(cache.first_sighting("a", until, now), "c ends before b: c goes");
+        assert!(
+            cache.first_sighting("a", until, now),
+            "c ends before b: c goes"
+        );
         assert!(!cache.first_sighting("b", until, now));
         assert!(cache.first_sighting("c", until, now));
     }

@@ -69,6 +69,21 @@ pub fn duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// `d` brought within [`MIN_DURATION`] and [`MAX_DURATION`]: for a
+/// duration that did not come through a setting's check (an event's own
+/// timeout, one read back from a queue), so that no wait is endless or
+/// zero.
+///
+/// ```
+/// use std::time::Duration;
+/// use thorn_core::config::parse::{MAX_DURATION, clamp_duration};
+/// assert_eq!(clamp_duration(Duration::MAX), MAX_DURATION);
+/// assert_eq!(clamp_duration(Duration::ZERO), Duration::from_millis(1));
+/// ```
+pub fn clamp_duration(d: Duration) -> Duration {
+    d.clamp(MIN_DURATION, MAX_DURATION)
+}
+
 /// Whether a duration lies between [`MIN_DURATION`] and [`MAX_DURATION`].
 pub fn duration_range(d: &Duration) -> Result<(), String> {
     if (MIN_DURATION..=MAX_DURATION).contains(d) {

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
+use thorn_core::config::parse::clamp_duration;
 
 use bytes::Bytes;
 use thorn_core::{Delivery, EventName, Signer, Subscriber};
@@ -90,7 +91,7 @@ fn decode_with(
         let body = pick(&bodies, r.count()?, "body")?;
         let timeout = match r.varint()? {
             0 => None,
-            ms => Some(Duration::from_millis(ms - 1)),
+            ms => Some(clamp_duration(Duration::from_millis(ms - 1))),
         };
         let flags = r.take(1)?[0];
         let attempts = u32::try_from(r.varint()?)

@@ -105,6 +105,7 @@ impl WorkerBuilder {
                 ),
             });
         }
+        let shutdown_grace = self.config.get(&crate::settings::SHUTDOWN_GRACE)?;
         let http = match self.http {
             Some(h) => h,
             None => HttpClient::new(&self.config)?,
@@ -137,6 +138,7 @@ impl WorkerBuilder {
                 options,
                 consumer,
                 ack_deadline,
+                shutdown_grace,
                 block: self.block,
                 http,
                 conn,

@@ -7,6 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::panic::AssertUnwindSafe;
+
+use futures_util::FutureExt as _;
 use thorn_core::Status;
 use thorn_http::{Attempt, Verdict, group_by_subscription};
 use tokio::task::JoinSet;
@@ -99,11 +102,14 @@ pub(super) async fn deliver(shared: &Arc<Shared>, mut lanes: Vec<Lane>) -> Filed
         set.spawn(run_lane(Arc::clone(shared), lane));
     }
     while let Some(done) = set.join_next().await {
-        let Ok(done) = done else {
-            // A panicked lane leaves its deliveries unsettled in this entry;
-            // the entry is still settled so the others are not repeated.
-            tracing::error!("a delivery lane panicked");
-            continue;
+        let done = match done {
+            Ok(done) => done,
+            // Handled where the entry is: its deliveries are not lost.
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => {
+                tracing::error!("a delivery lane was cancelled");
+                continue;
+            }
         };
         for done in done {
             file(shared, &mut filed, done);
@@ -121,7 +127,8 @@ pub(super) async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<Done> {
     let policy = shared.config.retry;
     let mut done = Vec::with_capacity(lane.items.len());
     for item in lane.items {
-        let n = item.attempts + 1;
+        // The count comes from Redis: it may be anything.
+        let n = item.attempts.saturating_add(1);
         let span = shared.recorder.span(&item.delivery);
         let attempt = async {
             let attempt = match shared.deliveries.acquire().await {
@@ -136,7 +143,19 @@ pub(super) async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<Done> {
             );
             (attempt, status)
         };
-        let (attempt, status) = attempt.instrument(span).await;
+        // A delivery whose attempt panics goes to the dead letters with
+        // the reason; the lane and the entry's other deliveries go on.
+        let (attempt, status) = match AssertUnwindSafe(attempt.instrument(span))
+            .catch_unwind()
+            .await
+        {
+            Ok(ended) => ended,
+            Err(panic) => {
+                let reason = panic_message(panic.as_ref());
+                tracing::error!(delivery = %item.delivery.id, %reason, "delivering a delivery panicked; it goes to the dead letters");
+                (panicked_attempt(&reason), Status::Failed)
+            }
+        };
         done.push(Done {
             item,
             attempt,
@@ -157,7 +176,7 @@ pub(super) fn file(shared: &Shared, filed: &mut Filed, done: Done) {
         attempt,
         status,
     } = done;
-    let n = item.attempts + 1;
+    let n = item.attempts.saturating_add(1);
     match status {
         Status::Delivered => {
             filed.delivered += 1;
@@ -195,6 +214,29 @@ pub(super) fn unreachable_attempt() -> Attempt {
         refused: false,
         duration: Duration::ZERO,
         error: Some("worker is shutting down".into()),
+    }
+}
+
+/// What a panic carried, as text.
+pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)");
+    format!("delivering it panicked: {text}")
+}
+
+/// The attempt of a delivery whose attempt panicked: failed for good.
+fn panicked_attempt(reason: &str) -> Attempt {
+    Attempt {
+        verdict: Verdict::Permanent,
+        status: None,
+        retry_after: None,
+        timed_out: false,
+        refused: false,
+        duration: Duration::ZERO,
+        error: Some(reason.to_owned()),
     }
 }
 

@@ -118,6 +118,8 @@ struct Shared {
     keys: Keys,
     consumer: String,
     ack_deadline: Duration,
+    /// How long a stop waits for the entries in flight.
+    shutdown_grace: Duration,
     block: Duration,
     http: HttpClient,
     conn: Connection,
@@ -293,10 +295,23 @@ impl Worker {
             in_flight = tasks.len(),
             "thorn worker stopping: finishing entries in flight"
         );
-        while let Some(done) = tasks.join_next().await {
-            if let Err(e) = done {
-                tracing::error!(error = %e, "an entry's task failed");
+        let finished = tokio::time::timeout(shared.shutdown_grace, async {
+            while let Some(done) = tasks.join_next().await {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "an entry's task failed");
+                }
             }
+        })
+        .await;
+        if finished.is_err() {
+            // Their entries stay pending, unacknowledged: once the ack
+            // deadline passes without this worker's heartbeat, another
+            // worker reclaims and delivers them.
+            let left = shared.in_flight().len();
+            tracing::warn!(entries = left, grace = ?shared.shutdown_grace,
+                "deliveries still in flight after the shutdown grace; leaving their entries to another worker");
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
         }
         // Every entry is settled when every slot is back.
         let _all = shared.slots.acquire_many(shared.slot_count).await;

@@ -3,14 +3,18 @@
 //! settler.
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::FutureExt as _;
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinSet;
 
-use super::deliver::{DeadItem, Filed, Work, deliver, lanes};
+use super::deliver::{DeadItem, Filed, Work, deliver, lanes, panic_message};
 use super::reply::{Payload, RawEntry};
 use super::settle::SettleJob;
 use super::{MAX_HANDOVERS, Shared};
@@ -43,8 +47,10 @@ pub(super) fn spawn_checked(
             // pending and are reclaimed.
             break;
         };
+        let mut raw = None;
         let work = match entry.payload {
             Payload::Blob(blob) => {
+                raw = Some(blob.clone());
                 match entry::decode_entry_cached(&blob, &shared.subscribers) {
                     Ok((_, items)) if poison.contains_key(&entry.id) => {
                         let times = poison.get(&entry.id).copied().unwrap_or(MAX_HANDOVERS);
@@ -66,29 +72,56 @@ pub(super) fn spawn_checked(
                 Work::Deleted
             }
         };
-        batch.push((entry.id, work, permit));
+        batch.push((entry.id, work, raw, permit));
     }
     if batch.is_empty() {
         return;
     }
     shared
         .in_flight()
-        .extend(batch.iter().map(|(id, _, _)| id.clone()));
+        .extend(batch.iter().map(|(id, ..)| id.clone()));
     // One task per read: its entries progress together and each is handed
     // to the settler as soon as its deliveries are done.
     let shared = Arc::clone(shared);
     tasks.spawn(async move {
         let mut running: FuturesUnordered<_> = batch
             .into_iter()
-            .map(|(id, work, permit)| process(&shared, id, work, permit))
+            .map(|(id, work, raw, permit)| process(&shared, id, work, raw, permit))
             .collect();
         while running.next().await.is_some() {}
     });
 }
 
-async fn process(shared: &Arc<Shared>, id: String, work: Work, permit: OwnedSemaphorePermit) {
+async fn process(
+    shared: &Arc<Shared>,
+    id: String,
+    work: Work,
+    raw: Option<Bytes>,
+    permit: OwnedSemaphorePermit,
+) {
     let filed = match work {
-        Work::Lanes(lanes) => deliver(shared, lanes).await,
+        // A panic past the deliveries' own guard still settles the entry:
+        // its payload goes to the dead letters with the reason, and the
+        // read's other entries go on.
+        Work::Lanes(lanes) => match AssertUnwindSafe(deliver(shared, lanes))
+            .catch_unwind()
+            .await
+        {
+            Ok(filed) => filed,
+            Err(panic) => {
+                let error = panic_message(panic.as_ref());
+                tracing::error!(entry = %id, %error, "an entry's task panicked; the entry goes to the dead letters");
+                shared.counters.add(|c| &c.dead, 1);
+                Filed {
+                    dead: vec![DeadItem {
+                        blob: raw.map(|b| b.to_vec()).unwrap_or_default(),
+                        error,
+                        status: None,
+                    }],
+                    ..Filed::default()
+                }
+            }
+        },
         Work::Poison(items, times) => {
             let error = format!(
                 "handed to workers {times} times without being settled (each time its worker died or \
