@@ -5,12 +5,22 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
+/// A script that checks its keys' types first (`guard.lua`), then runs.
+macro_rules! guarded_script {
+    ($file:literal) => {
+        LazyLock::new(|| {
+            Script::new(concat!(
+                include_str!("scripts/guard.lua"),
+                include_str!(concat!("scripts/", $file))
+            ))
+        })
+    };
+}
+
 /// Acknowledges an entry, files its retries and dead letters, deletes it.
-pub(crate) static SETTLE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/settle.lua")));
+pub(crate) static SETTLE: LazyLock<Script> = guarded_script!("settle.lua");
 /// Moves due retries back to the stream.
-pub(crate) static PROMOTE: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/promote.lua")));
+pub(crate) static PROMOTE: LazyLock<Script> = guarded_script!("promote.lua");
 /// Keeps a live worker's entries from being reclaimed.
 pub(crate) static HEARTBEAT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/heartbeat.lua")));
@@ -21,8 +31,7 @@ pub(crate) static RECOVER: LazyLock<Script> =
 pub(crate) static PRUNE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/prune.lua")));
 /// Moves a dead letter back to the stream.
-pub(crate) static REPLAY: LazyLock<Script> =
-    LazyLock::new(|| Script::new(include_str!("scripts/replay.lua")));
+pub(crate) static REPLAY: LazyLock<Script> = guarded_script!("replay.lua");
 /// A store script: the shared helpers, then the script itself.
 macro_rules! store_script {
     ($file:literal) => {

@@ -154,3 +154,63 @@ async fn a_stop_gives_up_on_an_endless_attempt_after_the_grace_and_leaves_its_en
         "left to another worker"
     );
 }
+
+/// The settle script as the worker runs it.
+fn settle_script() -> redis::Script {
+    redis::Script::new(concat!(
+        include_str!("../src/scripts/guard.lua"),
+        include_str!("../src/scripts/settle.lua")
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settle_that_cannot_file_its_dead_letter_writes_nothing() {
+    let (_redis, _receiver, _config, thorn, keys, mut c) = grouped().await;
+    thorn
+        .send(Event::new("tick.one", serde_json::json!({})).unwrap())
+        .await
+        .unwrap();
+    common::hand_new_entries_to(&mut c, &keys.stream, "w1").await;
+    let ids = common::stream_ids(&mut c, &keys.stream).await;
+    assert_eq!(ids.len(), 1);
+    // The dead-letter key holds another type.
+    let _: () = c.set(&keys.dead, "not a stream").await.unwrap();
+    let script = settle_script();
+    let settle = |c: &mut redis::aio::MultiplexedConnection| {
+        let mut inv = script.prepare_invoke();
+        inv.key(&keys.stream)
+            .key(&keys.delayed)
+            .key(&keys.dead)
+            .key(&keys.stats)
+            .arg("thorn")
+            .arg(0)
+            .arg(0)
+            .arg(&ids[0])
+            .arg(0)
+            .arg(1)
+            .arg(b"blob".as_slice())
+            .arg("HTTP 404")
+            .arg("404")
+            .arg(1_700_000_000_000u64);
+        let mut c = c.clone();
+        async move { inv.invoke_async::<u64>(&mut c).await }
+    };
+    let failed = settle(&mut c).await.unwrap_err();
+    assert!(
+        failed.to_string().contains("holds a string, not a stream"),
+        "{failed}"
+    );
+    assert_eq!(pending(&mut c, &keys.stream).await, 1, "still pending");
+    assert_eq!(
+        common::stream_ids(&mut c, &keys.stream).await,
+        ids,
+        "not deleted"
+    );
+
+    // Once the key is right, the same call settles it.
+    let _: () = c.del(&keys.dead).await.unwrap();
+    assert_eq!(settle(&mut c).await.unwrap(), 1);
+    assert_eq!(pending(&mut c, &keys.stream).await, 0);
+    let dead: usize = c.xlen(&keys.dead).await.unwrap();
+    assert_eq!(dead, 1);
+}

@@ -8,6 +8,8 @@
 --
 -- Returns {moved, next}: how many were moved, and the due time (Unix ms)
 -- of the earliest retry left, or "" when the set is empty.
+expect_type(KEYS[1], 'zset')
+expect_type(KEYS[2], 'stream')
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
 for _, member in ipairs(due) do
   redis.call('XADD', KEYS[2], '*', 'd', member)

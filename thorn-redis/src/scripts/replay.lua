@@ -7,6 +7,8 @@
 --
 -- Returns the new entry's id, or false when the dead letter is gone
 -- (replayed or purged meanwhile).
+expect_type(KEYS[1], 'stream')
+expect_type(KEYS[2], 'stream')
 if redis.call('XDEL', KEYS[1], ARGV[1]) == 0 then
   return false
 end

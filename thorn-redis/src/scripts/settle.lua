@@ -15,10 +15,19 @@
 --          Unix ms, encoded delivery), then d quadruples (encoded delivery,
 --          last error, last HTTP status or "", failed at in Unix ms)
 --
+-- Every key's type is checked before the first write (guard.lua): a
+-- failing call writes nothing and leaves every entry pending.
+--
 -- Returns how many entries were settled. An entry no longer pending in the
 -- group (another worker reclaimed and settled it) is skipped: nothing is
 -- filed for it. The entries with nothing to file are acknowledged and
 -- deleted with one XACK and one XDEL.
+expect_type(KEYS[1], 'stream')
+expect_type(KEYS[2], 'zset')
+expect_type(KEYS[3], 'stream')
+expect_type(KEYS[4], 'hash')
+expect_integer_field(KEYS[4], 'delivered')
+
 local settled = 0
 local delivered = tonumber(ARGV[2])
 if delivered > 0 then
