@@ -425,3 +425,75 @@ async fn the_openapi_document_describes_every_route() {
     }
     assert!(doc["components"]["schemas"].get("Problem").is_some());
 }
+
+/// The API under the default recipient policy (no loopback).
+async fn strict_api() -> Http {
+    let thorn = Thorn::new(Config::default(), &thorn::registry()).unwrap();
+    let app = axum::Router::new().nest("/hooks", thorn_axum::subscriptions(thorn).unwrap());
+    Http::new(serve(with_owner_header(app)).await)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_to_an_internal_name_does_not_say_where_it_points() {
+    let http = strict_api().await;
+    // A name the policy cannot judge until it is resolved (to loopback).
+    let made = create(
+        &http,
+        "mallory",
+        json!({"event": "a.*", "url": "http://localhost./probe"}),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let id = made.json()["id"].as_str().unwrap().to_owned();
+    let tested = http
+        .call(
+            Method::POST,
+            &format!("/hooks/{id}/test"),
+            Some("mallory"),
+            None,
+        )
+        .await;
+    assert_eq!(tested.status, StatusCode::OK, "{tested:?}");
+    let outcome = tested.json();
+    assert_eq!(
+        outcome["error"], "the target is not allowed or not reachable",
+        "{outcome}"
+    );
+    let text = String::from_utf8_lossy(&tested.body);
+    for detail in ["127.0.0.1", "resolved", "refused", "dns"] {
+        assert!(!text.contains(detail), "{detail} in {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_url_is_named_without_its_token() {
+    let http = strict_api().await;
+    for url in [
+        "https://10.1.2.3/hooks?token=SeCrEtToKeN",
+        "ftp://example.com/hooks?token=SeCrEtToKeN",
+        "http://[::1/hooks?token=SeCrEtToKeN",
+    ] {
+        let answer = create(&http, "mallory", json!({"event": "a.*", "url": url})).await;
+        is_problem(&answer, StatusCode::UNPROCESSABLE_ENTITY);
+        let text = String::from_utf8_lossy(&answer.body);
+        assert!(!text.contains("SeCrEtToKeN"), "{text}");
+        assert!(text.contains("/hooks"), "the URL is still named: {text}");
+    }
+    let made = create(
+        &http,
+        "mallory",
+        json!({"event": "a.*", "url": "https://hooks.example.com/x"}),
+    )
+    .await;
+    let id = made.json()["id"].as_str().unwrap().to_owned();
+    let patched = http
+        .call(
+            Method::PATCH,
+            &format!("/hooks/{id}"),
+            Some("mallory"),
+            Some(json!({"url": "https://192.168.1.1/x?token=SeCrEtToKeN"})),
+        )
+        .await;
+    is_problem(&patched, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!String::from_utf8_lossy(&patched.body).contains("SeCrEtToKeN"));
+}

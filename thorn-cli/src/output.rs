@@ -10,12 +10,7 @@ pub(crate) fn time(t: SystemTime) -> String {
 /// A URL as an operator may see it: scheme, host, port and path, without
 /// credentials or query (either may carry a token).
 pub(crate) fn url(u: &url::Url) -> String {
-    let mut shown = u.clone();
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.set_query(None);
-    shown.set_fragment(None);
-    shown.to_string()
+    thorn::ShownUrl(u).to_string()
 }
 
 /// Prints one JSON value on one line.

@@ -202,7 +202,7 @@ impl RecipientPolicy {
     /// this URL lacks at once, so following it is enough.
     pub fn check_url(&self, url: &url::Url) -> std::result::Result<(), Refusal> {
         let refuse = |rule, allowed: Option<RecipientPolicy>| Refusal {
-            target: crate::error::excerpt(url.as_str()),
+            target: crate::error::excerpt(&crate::ShownUrl(url).to_string()),
             rule,
             allow: allowed.map(|p| p.to_string()),
         };

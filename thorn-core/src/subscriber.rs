@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result, excerpt};
 use crate::pattern::Pattern;
+use crate::shown_url::{ShownUrl, shown_url};
 use crate::signer::Signer;
 
 /// A subscription's shared secret. Its `Debug` and `Display` never show it.
@@ -301,36 +302,29 @@ mod url_serde {
 
 pub(crate) fn parse_url(s: &str) -> Result<url::Url> {
     let url = url::Url::parse(s).map_err(|e| Error::InvalidUrl {
-        url: excerpt(s),
+        url: excerpt(&shown_url(s)),
         reason: format!("{e}; give an absolute http:// or https:// URL"),
     })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(Error::InvalidUrl {
-            url: excerpt(s),
+            url: excerpt(&ShownUrl(&url).to_string()),
             reason: format!("scheme {:?} is not http or https", url.scheme()),
         });
     }
     if url.host().is_none() {
         return Err(Error::InvalidUrl {
-            url: excerpt(s),
+            url: excerpt(&ShownUrl(&url).to_string()),
             reason: "it has no host".into(),
         });
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::InvalidUrl {
-            url: excerpt(&url_without_credentials(&url)),
+            url: excerpt(&ShownUrl(&url).to_string()),
             reason: "it carries credentials; sign requests with the subscription's secret instead"
                 .into(),
         });
     }
     Ok(url)
-}
-
-fn url_without_credentials(url: &url::Url) -> String {
-    let mut u = url.clone();
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    u.to_string()
 }
 
 impl Subscriber {

@@ -98,13 +98,13 @@ impl AttemptRecorder {
     /// query (which may carry a token). Its fields are formatted only when a
     /// subscriber takes the span.
     pub fn span(&self, delivery: &Delivery) -> Span {
-        let url = &delivery.subscriber.url[..url::Position::AfterPath];
+        let url = thorn_core::ShownUrl(&delivery.subscriber.url);
         tracing::info_span!(
             "thorn.delivery",
             delivery = %delivery.id,
             event = %delivery.event,
             subscription = %delivery.subscriber.id,
-            url,
+            url = %url,
         )
     }
 

@@ -21,6 +21,7 @@
 
 use http::StatusCode;
 use thorn_core::RedirectPolicy;
+use thorn_core::ShownUrl;
 use url::{Origin, Url};
 
 /// How many redirects one attempt follows.
@@ -72,8 +73,11 @@ pub(crate) fn follow(
         ));
     };
     let next = current.join(raw).map_err(|e| {
+        let raw = thorn_core::shown_url(raw);
         format!("receiver answered {status} with a Location that is not a URL ({raw:?}: {e})")
     })?;
+    // A Location may carry a token too: errors show it without its query.
+    let shown = ShownUrl(&next);
     let same_origin = next.origin() == subscription.origin();
     // The value of THORN_ALLOW_REDIRECTS this redirect needs, if not the
     // current one.
@@ -91,8 +95,8 @@ pub(crate) fn follow(
                 .map(|p| format!(", with THORN_ALLOW_REDIRECTS={}", setting(p)))
                 .unwrap_or_default();
             return Err(format!(
-                "receiver answered {status} to {next}; a webhook POST is not followed through 301 or 302, \
-                 which may turn it into a GET without the event: point the subscription at {next}, \
+                "receiver answered {status} to {shown}; a webhook POST is not followed through 301 or 302, \
+                 which may turn it into a GET without the event: point the subscription at {shown}, \
                  or have the receiver answer 308 (permanent) or 307 (temporary){also}"
             ));
         }
@@ -109,7 +113,7 @@ pub(crate) fn follow(
         }
         Some(_) => {
             return Err(format!(
-                "redirect {status} to {next} not followed; set THORN_ALLOW_REDIRECTS=true \
+                "redirect {status} to {shown} not followed; set THORN_ALLOW_REDIRECTS=true \
                  to follow redirects within the subscription's origin"
             ));
         }
@@ -117,7 +121,7 @@ pub(crate) fn follow(
     }
     if followed >= MAX_REDIRECTS {
         return Err(format!(
-            "redirect {status} to {next} not followed: more than {MAX_REDIRECTS} redirects"
+            "redirect {status} to {shown} not followed: more than {MAX_REDIRECTS} redirects"
         ));
     }
     let signed = hop.signed && post && same_origin;

@@ -102,7 +102,7 @@ impl RedisOptions {
         Keys::new(&self.queue)
     }
 
-    /// The URL with any password redacted.
+    /// The URL as logs show it: without its password or query.
     pub fn redacted_url(&self) -> String {
         redact_url(&self.url)
     }

@@ -278,13 +278,27 @@ pub(crate) async fn test(
     let Some(o) = report.outcomes.into_iter().next() else {
         return Err(Problem::not_found());
     };
+    // Without an HTTP answer, the detail (a refusal naming the address a
+    // name resolved to, a DNS error) would tell a caller which internal
+    // names exist and where they point: the operator's log keeps it.
+    let error = match (&o.error, o.http_status) {
+        (Some(detail), None) => {
+            tracing::warn!(subscription = %id, error = %detail, "a test delivery reached no receiver");
+            Some(if o.status == thorn_core::Status::TimedOut {
+                "the target did not answer in time".to_owned()
+            } else {
+                "the target is not allowed or not reachable".to_owned()
+            })
+        }
+        _ => o.error,
+    };
     Ok(Json(TestOutcome {
         delivery: o.delivery,
         status: status_name(o.status),
         http_status: o.http_status,
         attempts: o.attempts,
         duration_ms: u64::try_from(o.duration.as_millis()).unwrap_or(u64::MAX),
-        error: o.error,
+        error,
     }))
 }
 

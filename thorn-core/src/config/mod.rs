@@ -129,16 +129,10 @@ impl fmt::Debug for Config {
     }
 }
 
-/// A URL with any password replaced by `***`, for logs and errors.
+/// A URL as logs and errors show it: without credentials or query (see
+/// [`shown_url`](crate::shown_url())).
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        Ok(u) => u.to_string(),
-        Err(_) => "<unparsable URL>".into(),
-    }
+    crate::shown_url(url)
 }
 
 /// The prefix of every variable a config keeps.

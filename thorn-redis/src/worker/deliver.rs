@@ -10,7 +10,7 @@ use std::time::Duration;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt as _;
-use thorn_core::Status;
+use thorn_core::{ShownUrl, Status};
 use thorn_http::{Attempt, Verdict, group_by_subscription};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
@@ -192,7 +192,7 @@ pub(super) fn file(shared: &Shared, filed: &mut Filed, done: Done) {
         }
         _ => {
             let error = last_error(&attempt);
-            tracing::warn!(delivery = %item.delivery.id, url = %item.delivery.subscriber.url, attempts = n,
+            tracing::warn!(delivery = %item.delivery.id, url = %ShownUrl(&item.delivery.subscriber.url), attempts = n,
                 error = %error, "delivery moved to the dead letters");
             filed.dead.push(DeadItem {
                 blob: entry::encode_one(&item.delivery, n),
