@@ -497,3 +497,70 @@ async fn a_refused_url_is_named_without_its_token() {
     is_problem(&patched, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(!String::from_utf8_lossy(&patched.body).contains("SeCrEtToKeN"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_says_what_the_validation_refuses() {
+    let http = api(&[]).await;
+    let doc = http
+        .call(Method::GET, "/hooks/openapi.json", None, None)
+        .await
+        .json();
+    let schemas = &doc["components"]["schemas"];
+    let new = &schemas["CreateSubscription"]["properties"];
+    let update = &schemas["UpdateSubscription"]["properties"];
+    assert_eq!(new["signer"]["enum"], json!(["hmac", "compat"]));
+    assert_eq!(new["digest"]["enum"], json!(["sha256", "sha1", "sha512"]));
+    assert_eq!(
+        update["content_type"]["enum"],
+        json!([
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "json",
+            "form"
+        ])
+    );
+    for url in [&new["url"], &update["url"]] {
+        assert_eq!(url["minLength"], 1, "{url}");
+        assert_eq!(url["format"], "uri", "{url}");
+    }
+    let list = &doc["paths"]["/"]["get"]["parameters"];
+    let event = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "event")
+        .unwrap();
+    assert_eq!(event["schema"]["minLength"], 1, "{event}");
+
+    // The patterns say what the core's checks say, value by value.
+    let name_re = regex::Regex::new(event["schema"]["pattern"].as_str().unwrap()).unwrap();
+    let pattern_re = regex::Regex::new(new["event"]["pattern"].as_str().unwrap()).unwrap();
+    for text in [
+        "", "a", "a.b", "a..b", ".a", "a.", "*", "a.*", "*.b", "a*", "a.*b", "é", "a b", "A-b_9.c",
+        "a.*.c", "**",
+    ] {
+        assert_eq!(
+            name_re.is_match(text),
+            thorn::EventName::new(text).is_ok(),
+            "event name {text:?}"
+        );
+        assert_eq!(
+            pattern_re.is_match(text),
+            thorn::Pattern::new(text).is_ok(),
+            "pattern {text:?}"
+        );
+    }
+
+    // What the document now refuses, the API refused all along.
+    let refused = http
+        .call(Method::GET, "/hooks?event=", Some("alice"), None)
+        .await;
+    is_problem(&refused, StatusCode::BAD_REQUEST);
+    let made = create(
+        &http,
+        "alice",
+        json!({"event": "a.*", "url": "https://hooks.example.com/a", "signer": ""}),
+    )
+    .await;
+    is_problem(&made, StatusCode::UNPROCESSABLE_ENTITY);
+}

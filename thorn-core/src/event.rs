@@ -19,6 +19,14 @@ use crate::subscriber::Subscriber;
 pub struct EventName(Arc<str>);
 
 impl EventName {
+    /// The longest name, in bytes (patterns too).
+    pub const MAX_BYTES: usize = 255;
+
+    /// A regular expression of the names [`new`](Self::new) accepts (up
+    /// to [`MAX_BYTES`](Self::MAX_BYTES)), for schemas and other
+    /// validators.
+    pub const REGEX: &'static str = r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$";
+
     /// Validates `name`.
     ///
     /// ```
@@ -80,8 +88,11 @@ pub(crate) fn check_segments(text: &str, what: &'static str, allow_star: bool) -
             "it is empty; use dot-separated segments such as `article.created`".into(),
         ));
     }
-    if text.len() > 255 {
-        return Err(fail("it is longer than 255 bytes".into()));
+    if text.len() > EventName::MAX_BYTES {
+        return Err(fail(format!(
+            "it is longer than {} bytes",
+            EventName::MAX_BYTES
+        )));
     }
     for (i, seg) in text.split('.').enumerate() {
         if seg.is_empty() {

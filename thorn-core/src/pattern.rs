@@ -22,6 +22,10 @@ use crate::subscriber::Subscriber;
 pub struct Pattern(Arc<str>);
 
 impl Pattern {
+    /// A regular expression of the patterns [`new`](Self::new) accepts (up
+    /// to [`EventName::MAX_BYTES`]), for schemas and other validators.
+    pub const REGEX: &'static str = r"^(\*|[A-Za-z0-9_-]+)(\.(\*|[A-Za-z0-9_-]+))*$";
+
     /// Validates `pattern`.
     pub fn new(pattern: impl AsRef<str>) -> Result<Self> {
         let p = pattern.as_ref();

@@ -7,7 +7,9 @@ use thorn_core::{
     Config, ContentType, Digest, EventName, Pattern, Secret, Signatures, Signer, Subscriber,
 };
 
-use super::model::{CreateSubscription, UpdateSubscription};
+use super::model::{
+    CONTENT_TYPES, CreateSubscription, DIGESTS, SIGNERS, UpdateSubscription, named, names,
+};
 use crate::owner::Owner;
 use crate::problem::Problem;
 
@@ -93,35 +95,37 @@ pub(crate) fn event_name(text: &str) -> Result<EventName, Problem> {
 }
 
 fn content_type(text: Option<&str>) -> Result<ContentType, Problem> {
-    match text {
-        None | Some("application/json" | "json") => Ok(ContentType::Json),
-        Some("application/x-www-form-urlencoded" | "form") => Ok(ContentType::Form),
-        Some(other) => Err(Problem::invalid(
+    let Some(text) = text else {
+        return Ok(ContentType::Json);
+    };
+    named(&CONTENT_TYPES, text).ok_or_else(|| {
+        Problem::invalid(
             "content_type",
             format!(
-                "{other:?} is not a content type Thorn sends; use application/json or application/x-www-form-urlencoded"
+                "{text:?} is not a content type Thorn sends; use one of {}",
+                names(&CONTENT_TYPES)
             ),
-        )),
-    }
+        )
+    })
 }
 
 fn digest(text: Option<&str>) -> Result<Digest, Problem> {
-    match text {
-        None => Ok(Digest::Sha256),
-        Some(name) => Digest::parse(name).ok_or_else(|| {
-            Problem::invalid(
-                "digest",
-                format!("{name:?} is not a digest; use sha256, sha1 or sha512"),
-            )
-        }),
-    }
+    let Some(text) = text else {
+        return Ok(Digest::Sha256);
+    };
+    named(&DIGESTS, text).ok_or_else(|| {
+        Problem::invalid(
+            "digest",
+            format!("{text:?} is not a digest; use one of {}", names(&DIGESTS)),
+        )
+    })
 }
 
 fn signer(text: &str) -> Result<Signer, Problem> {
-    Signer::parse(text).map_err(|_| {
+    named(&SIGNERS, text).ok_or_else(|| {
         Problem::invalid(
             "signer",
-            format!("{text:?} is not a signer; use hmac or compat"),
+            format!("{text:?} is not a signer; use one of {}", names(&SIGNERS)),
         )
     })
 }

@@ -2,9 +2,107 @@
 //! OpenAPI document.
 
 use serde::{Deserialize, Serialize};
-use thorn_core::Subscriber;
+use thorn_core::{ContentType, Digest, EventName, Pattern, Signer, Subscriber};
+use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+/// The content types a request may name, and what each means. The
+/// validation and the document are both made from this list.
+pub(crate) const CONTENT_TYPES: [(&str, ContentType); 4] = [
+    ("application/json", ContentType::Json),
+    ("application/x-www-form-urlencoded", ContentType::Form),
+    ("json", ContentType::Json),
+    ("form", ContentType::Form),
+];
+
+/// The digests a request may name.
+pub(crate) const DIGESTS: [(&str, Digest); 3] = [
+    ("sha256", Digest::Sha256),
+    ("sha1", Digest::Sha1),
+    ("sha512", Digest::Sha512),
+];
+
+/// The `Hook-HMAC` schemes a request may name.
+pub(crate) const SIGNERS: [(&str, Signer); 2] =
+    [("hmac", Signer::Hmac), ("compat", Signer::Compat)];
+
+/// The value of `text` in `table`, if it is one of its names.
+pub(crate) fn named<T: Copy>(table: &[(&str, T)], text: &str) -> Option<T> {
+    table
+        .iter()
+        .find(|(name, _)| *name == text)
+        .map(|(_, v)| *v)
+}
+
+/// The names of `table`, as an error lists them.
+pub(crate) fn names<T>(table: &[(&str, T)]) -> String {
+    table
+        .iter()
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn one_of<T>(table: &[(&str, T)]) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(table.iter().map(|(name, _)| *name)))
+}
+
+fn content_type_schema() -> ObjectBuilder {
+    one_of(&CONTENT_TYPES).description(Some(
+        "The body's encoding: application/json (default) or application/x-www-form-urlencoded.",
+    ))
+}
+
+fn digest_schema() -> ObjectBuilder {
+    one_of(&DIGESTS).description(Some(
+        "The Hook-HMAC digest: sha256 (default), sha1 or sha512.",
+    ))
+}
+
+fn signer_schema() -> ObjectBuilder {
+    one_of(&SIGNERS).description(Some(
+        "The Hook-HMAC scheme: hmac, or compat (Python Thorn's); default: the server's.",
+    ))
+}
+
+/// An event pattern, as [`Pattern::new`] accepts it.
+fn pattern_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(EventName::MAX_BYTES))
+        .pattern(Some(Pattern::REGEX))
+        .description(Some(
+            "The events it receives: dot-separated segments, `*` for one segment, a trailing `*` for one or more.",
+        ))
+        .examples(["order.*"])
+}
+
+/// An event name, as [`EventName::new`] accepts it.
+fn event_name_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(1))
+        .max_length(Some(EventName::MAX_BYTES))
+        .pattern(Some(EventName::REGEX))
+        .description(Some("Only subscriptions that receive this event name."))
+}
+
+/// An absolute http or https URL.
+fn url_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::Custom("uri".into())))
+        .min_length(Some(1))
+        .pattern(Some("^[Hh][Tt][Tt][Pp][Ss]?://"))
+        .description(Some(
+            "Where deliveries are POSTed: an absolute http or https URL, checked against the recipient policy.",
+        ))
+        .examples(["https://hooks.example.com/orders"])
+}
 
 /// A subscription as its owner sees it: never its secret.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -102,16 +200,19 @@ pub struct TestOutcome {
 pub struct CreateSubscription {
     /// The events it receives: dot-separated segments, `*` for one
     /// segment, a trailing `*` for one or more.
-    #[schema(example = "order.*")]
+    #[schema(schema_with = pattern_schema)]
     pub event: String,
     /// Where to POST them (checked against the recipient policy).
-    #[schema(example = "https://hooks.example.com/orders")]
+    #[schema(schema_with = url_schema)]
     pub url: String,
     /// `application/json` (default) or `application/x-www-form-urlencoded`.
+    #[schema(schema_with = content_type_schema)]
     pub content_type: Option<String>,
     /// `sha256` (default), `sha1` or `sha512`.
+    #[schema(schema_with = digest_schema)]
     pub digest: Option<String>,
     /// `hmac` or `compat` (Python Thorn's); default: the server's.
+    #[schema(schema_with = signer_schema)]
     pub signer: Option<String>,
     /// Send the Standard Webhooks headers too.
     pub standard_webhooks: Option<bool>,
@@ -124,10 +225,13 @@ pub struct CreateSubscription {
 #[serde(deny_unknown_fields)]
 pub struct UpdateSubscription {
     /// A new URL.
+    #[schema(schema_with = url_schema)]
     pub url: Option<String>,
     /// A new event pattern.
+    #[schema(schema_with = pattern_schema)]
     pub event: Option<String>,
     /// A new content type.
+    #[schema(schema_with = content_type_schema)]
     pub content_type: Option<String>,
     /// Turned on or off.
     pub enabled: Option<bool>,
@@ -143,5 +247,6 @@ pub struct ListQuery {
     /// Where to go on from: `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Only subscriptions that receive this event name.
+    #[param(schema_with = event_name_schema)]
     pub event: Option<String>,
 }
