@@ -175,3 +175,61 @@ async fn every_committed_event_arrives_through_a_killed_relay_and_a_restart() {
         repeated.len()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_whose_delete_fails_says_the_outbox_failed() {
+    let pg = PostgresServer::start().await.expect("PostgreSQL starts");
+    let url = pg.url();
+    let vars = [
+        ("THORN_PG_URL", url.as_str()),
+        (
+            "THORN_RECIPIENT_VALIDATORS",
+            "allow_loopback,allow_any_port",
+        ),
+        ("THORN_OUTBOX_POLL", "200ms"),
+    ];
+    assert_eq!(thorn(&["migrate"], &vars).await.ok().trim(), "migrated");
+    let config = Config::from_vars(vars).unwrap();
+    let pool = thorn::postgres::connect(&config).await.unwrap();
+    // Every DELETE from the outbox fails, after the batch was handed over.
+    sqlx::raw_sql(
+        "CREATE FUNCTION thorn.refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN RAISE EXCEPTION 'deletes are refused here'; END $$; \
+         CREATE TRIGGER refuse_delete BEFORE DELETE ON thorn.outbox \
+         FOR EACH ROW EXECUTE FUNCTION thorn.refuse_delete();",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let receiver = MockReceiver::start().await.unwrap();
+    let store = PgStore::new(pool.clone(), &config).await.unwrap();
+    store
+        .add(
+            Subscriber::builder("order.*", receiver.url("/orders"), "k")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let outbox = Outbox::new(&config).unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    outbox
+        .send(&mut *tx, &Event::new("order.created", json!({})).unwrap())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let mut relay = start(&["outbox", "relay"], &vars);
+    let said = relay
+        .stderr_until("relaying outbox events failed")
+        .await
+        .unwrap();
+    relay.terminate().unwrap();
+    let _ = relay.exit().await;
+    let warning = said.lines().last().unwrap_or_default();
+    assert!(
+        warning.contains("the outbox failed") && warning.contains("deletes are refused here"),
+        "{warning}"
+    );
+    assert!(!warning.contains("subscriber store"), "{warning}");
+}

@@ -119,6 +119,18 @@ pub enum Error {
         /// How many an owner may have.
         limit: usize,
     },
+    /// A database that is not the subscriber store failed: the outbox,
+    /// a log of attempts.
+    #[error("{what} failed: {source}")]
+    Database {
+        /// What failed, as a log says it (`"the outbox"`).
+        what: &'static str,
+        /// Whether trying again later can succeed.
+        retryable: bool,
+        /// The underlying error.
+        #[source]
+        source: BoxError,
+    },
     /// A subscriber store failed.
     #[error("subscriber store failed: {source}")]
     Store {
@@ -135,7 +147,9 @@ impl Error {
     /// backend fault), as opposed to bad input that will fail every time.
     pub fn is_retryable(&self) -> bool {
         match self {
-            Error::Dispatch { retryable, .. } | Error::Store { retryable, .. } => *retryable,
+            Error::Dispatch { retryable, .. }
+            | Error::Store { retryable, .. }
+            | Error::Database { retryable, .. } => *retryable,
             _ => false,
         }
     }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 pub use relay::{Relay, RelayStats};
 
-use crate::error::db;
+use crate::error::outbox_db;
 use crate::schema::table;
 use crate::settings::{OUTBOX_BATCH, OUTBOX_POLL, SCHEMA};
 
@@ -121,7 +121,7 @@ impl Outbox {
             .bind(millis)
             .execute(executor)
             .await
-            .map_err(db)?;
+            .map_err(outbox_db)?;
         let ms = u64::try_from(millis).unwrap_or_default();
         Ok(Written {
             id,
@@ -134,7 +134,7 @@ impl Outbox {
         let n: i64 = sqlx::query_scalar(&self.0.count)
             .fetch_one(executor)
             .await
-            .map_err(db)?;
+            .map_err(outbox_db)?;
         Ok(u64::try_from(n).unwrap_or_default())
     }
 

@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::Statements;
-use crate::error::db;
+use crate::error::outbox_db;
 
 /// The channel outbox inserts notify.
 const CHANNEL: &str = "thorn_outbox";
@@ -157,14 +157,14 @@ async fn listen(pool: &PgPool) -> Option<PgListener> {
 /// Claims one batch, hands it over and deletes it; how many events it
 /// held. A refused batch stays, deferred, and is an error.
 async fn relay_batch(statements: &Statements, pool: &PgPool, thorn: &Thorn) -> Result<u64> {
-    let mut tx = pool.begin().await.map_err(db)?;
+    let mut tx = pool.begin().await.map_err(outbox_db)?;
     let rows = sqlx::query(&statements.claim)
         .bind(i64::try_from(statements.batch).unwrap_or(i64::MAX))
         .fetch_all(&mut *tx)
         .await
-        .map_err(db)?;
+        .map_err(outbox_db)?;
     if rows.is_empty() {
-        tx.commit().await.map_err(db)?;
+        tx.commit().await.map_err(outbox_db)?;
         return Ok(0);
     }
     let ids: Vec<i64> = rows.iter().map(|r| r.get::<i64, _>("id")).collect();
@@ -174,8 +174,8 @@ async fn relay_batch(statements: &Statements, pool: &PgPool, thorn: &Thorn) -> R
                 .bind(&ids)
                 .execute(&mut *tx)
                 .await
-                .map_err(db)?;
-            tx.commit().await.map_err(db)?;
+                .map_err(outbox_db)?;
+            tx.commit().await.map_err(outbox_db)?;
             Ok(ids.len() as u64)
         }
         Err(e) => {
@@ -185,8 +185,8 @@ async fn relay_batch(statements: &Statements, pool: &PgPool, thorn: &Thorn) -> R
                 .bind(MAX_BACKOFF.as_secs_f64())
                 .execute(&mut *tx)
                 .await
-                .map_err(db)?;
-            tx.commit().await.map_err(db)?;
+                .map_err(outbox_db)?;
+            tx.commit().await.map_err(outbox_db)?;
             Err(e)
         }
     }
@@ -215,18 +215,28 @@ async fn hand_over(rows: &[PgRow], thorn: &Thorn) -> Result<()> {
 }
 
 fn event_of(row: &PgRow) -> Result<Event> {
-    let name: String = row.try_get("name").map_err(db)?;
-    let data: sqlx::types::Json<serde_json::Value> = row.try_get("data").map_err(db)?;
-    let created_ms: i64 = row.try_get("created_ms").map_err(db)?;
+    let name: String = row.try_get("name").map_err(outbox_db)?;
+    let data: sqlx::types::Json<serde_json::Value> = row.try_get("data").map_err(outbox_db)?;
+    let created_ms: i64 = row.try_get("created_ms").map_err(outbox_db)?;
     let sent = UNIX_EPOCH + Duration::from_millis(u64::try_from(created_ms).unwrap_or_default());
-    let mut event = Event::new(name, data.0)?.with_id(row.try_get("event_id").map_err(db)?, sent);
-    if let Some(sender) = row.try_get::<Option<String>, _>("sender").map_err(db)? {
+    let mut event =
+        Event::new(name, data.0)?.with_id(row.try_get("event_id").map_err(outbox_db)?, sent);
+    if let Some(sender) = row
+        .try_get::<Option<String>, _>("sender")
+        .map_err(outbox_db)?
+    {
         event = event.sender(sender);
     }
-    if let Some(reference) = row.try_get::<Option<String>, _>("reference").map_err(db)? {
+    if let Some(reference) = row
+        .try_get::<Option<String>, _>("reference")
+        .map_err(outbox_db)?
+    {
         event = event.reference(reference);
     }
-    if let Some(ms) = row.try_get::<Option<i64>, _>("timeout_ms").map_err(db)? {
+    if let Some(ms) = row
+        .try_get::<Option<i64>, _>("timeout_ms")
+        .map_err(outbox_db)?
+    {
         event = event.timeout(Duration::from_millis(u64::try_from(ms).unwrap_or_default()));
     }
     Ok(event)
