@@ -195,8 +195,18 @@ async fn launch(
                 dir.join("redis.log").display()
             )));
         }
-        if ping(port).await {
-            return Ok(child);
+        // The server on the port must be this child: another test's
+        // server may have taken the port between the probe and the bind.
+        match served_by(port).await {
+            Some(pid) if pid == child.id() => return Ok(child),
+            Some(other) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(StartError(format!(
+                    "port {port} is served by another redis-server (pid {other})"
+                )));
+            }
+            None => {}
         }
         if tokio::time::Instant::now() >= deadline {
             let _ = child.kill();
@@ -209,18 +219,35 @@ async fn launch(
     }
 }
 
-async fn ping(port: u16) -> bool {
+/// The process id of the redis-server answering on `port`, once it
+/// answers.
+async fn served_by(port: u16) -> Option<u32> {
     let attempt = async {
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-        stream.write_all(b"PING\r\n").await?;
-        let mut buf = [0u8; 64];
-        let n = stream.read(&mut buf).await?;
-        Ok::<bool, io::Error>(buf[..n].starts_with(b"+PONG"))
+        stream.write_all(b"INFO server\r\n").await?;
+        let mut reply = Vec::new();
+        let mut buf = [0u8; 4096];
+        // A bulk string: read until the field is in or the reply ends.
+        loop {
+            let n = stream.read(&mut buf).await?;
+            reply.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&reply);
+            if let Some(pid) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("process_id:"))
+                .and_then(|p| p.trim().parse::<u32>().ok())
+            {
+                return Ok::<Option<u32>, io::Error>(Some(pid));
+            }
+            if n == 0 || text.starts_with('-') || reply.len() > 64 * 1024 {
+                return Ok(None);
+            }
+        }
     };
-    matches!(
-        tokio::time::timeout(Duration::from_secs(1), attempt).await,
-        Ok(Ok(true))
-    )
+    match tokio::time::timeout(Duration::from_secs(1), attempt).await {
+        Ok(Ok(pid)) => pid,
+        _ => None,
+    }
 }
 
 fn find_binary() -> Result<PathBuf, StartError> {
@@ -242,16 +269,28 @@ fn find_binary() -> Result<PathBuf, StartError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{RedisServer, ping};
+    use super::{RedisServer, served_by};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn starts_restarts_and_stops() {
         let server = RedisServer::start().await.unwrap();
-        assert!(ping(server.port()).await);
+        let first = served_by(server.port()).await;
+        assert!(first.is_some());
         server.restart().await.unwrap();
-        assert!(ping(server.port()).await);
+        let second = served_by(server.port()).await;
+        assert!(second.is_some() && second != first, "a new process");
         server.stop();
         assert!(!server.is_running());
-        assert!(!ping(server.port()).await);
+        assert_eq!(served_by(server.port()).await, None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_port_served_by_another_server_is_not_taken_for_ours() {
+        let theirs = RedisServer::start().await.unwrap();
+        let binary = super::find_binary().unwrap();
+        let dir = super::temp_dir("redis").unwrap();
+        let refused = super::launch(&binary, &dir, theirs.port(), &[]).await;
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(refused.is_err(), "launched on a taken port");
     }
 }
