@@ -119,11 +119,11 @@ pub enum Error {
         /// How many an owner may have.
         limit: usize,
     },
-    /// A database that is not the subscriber store failed: the outbox,
-    /// a log of attempts.
+    /// A database that is not the subscriber store failed: a backend's
+    /// own tables, a log of attempts.
     #[error("{what} failed: {source}")]
     Database {
-        /// What failed, as a log says it (`"the outbox"`).
+        /// What failed, as a log says it (`"the event table"`).
         what: &'static str,
         /// Whether trying again later can succeed.
         retryable: bool,

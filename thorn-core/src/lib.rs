@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
 
+pub mod breaker;
 pub mod buffer;
 pub mod codec;
 pub mod config;

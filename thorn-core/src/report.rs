@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use crate::breaker::Transition;
 use crate::delivery::Delivery;
 use crate::event::EventName;
 use crate::subscriber::Subscriber;
@@ -29,6 +30,10 @@ pub enum Status {
     Failed,
     /// The receiver answered 410 Gone: the subscription should be removed.
     Gone,
+    /// Not attempted: the subscription's circuit is open (its receiver
+    /// kept failing). Tried again once the circuit lets a probe through;
+    /// the error says when.
+    Deferred,
 }
 
 impl Status {
@@ -37,9 +42,13 @@ impl Status {
         matches!(self, Status::Delivered)
     }
 
-    /// Whether the delivery failed (failed, timed out or gone).
+    /// Whether the delivery failed (failed, timed out or gone), or was
+    /// deferred by an open circuit without reaching its receiver.
     pub const fn is_failure(self) -> bool {
-        matches!(self, Status::Failed | Status::TimedOut | Status::Gone)
+        matches!(
+            self,
+            Status::Failed | Status::TimedOut | Status::Gone | Status::Deferred
+        )
     }
 }
 
@@ -119,6 +128,20 @@ pub trait Observer: Send + Sync + std::fmt::Debug {
     fn on_error(&self, _outcome: &Outcome) {}
     /// The attempt timed out.
     fn on_timeout(&self, _outcome: &Outcome) {}
+    /// A subscription's circuit opened (its receiver kept failing: its
+    /// deliveries are deferred until a probe succeeds) or closed again.
+    fn on_circuit(&self, _subscriber: &Subscriber, _transition: Transition) {}
+}
+
+/// Tells every observer that `subscriber`'s circuit changed.
+pub fn notify_circuit(
+    observers: &[SharedObserver],
+    subscriber: &Subscriber,
+    transition: Transition,
+) {
+    for o in observers {
+        o.on_circuit(subscriber, transition);
+    }
 }
 
 /// A shared observer.

@@ -28,7 +28,9 @@ impl fmt::Display for ShownUrl<'_> {
             f.write_str("://")?;
             f.write_str(&url[Position::BeforeHost..Position::AfterPath])
         } else {
-            f.write_str(&url[..Position::AfterPath])
+            // No host (`mailto:…`, a mistaken `user:pw@host`): only the
+            // scheme, as the rest may be anything.
+            write!(f, "{}:…", url.scheme())
         }
     }
 }
@@ -81,9 +83,10 @@ mod tests {
                 "http://example.com:8080/a/b",
             ),
             ("http://[::1]:9/x?y=1", "http://[::1]:9/x"),
-            ("redis://:pw@127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+            ("tcp://:pw@127.0.0.1:6379/0", "tcp://127.0.0.1:6379/0"),
             ("not a url?token=t0k", "not a url"),
-            ("me:pw@host/x?token=1", "host/x"),
+            ("me:pw@host/x?token=1", "me:…"),
+            ("pw@[host/x?token=1", "[host/x"),
         ] {
             assert_eq!(shown_url(given), shown, "{given}");
         }

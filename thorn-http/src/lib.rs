@@ -66,6 +66,7 @@
 #![forbid(unsafe_code)]
 
 mod attempt;
+pub mod circuits;
 mod client;
 mod lanes;
 pub mod metrics;
@@ -77,6 +78,7 @@ mod tls;
 
 pub use crate::metrics::Metrics;
 pub use attempt::{Attempt, Verdict, retry_after};
+pub use circuits::Circuits;
 pub use client::HttpClient;
 pub use lanes::group_by_subscription;
 pub use outcome::{AttemptRecorder, status_of};

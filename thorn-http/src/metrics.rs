@@ -5,19 +5,21 @@
 //! | name | kind | labels | what |
 //! |---|---|---|---|
 //! | `thorn_attempts_total` | counter | `class`: `2xx` `3xx` `4xx` `5xx` `1xx`, `timeout`, `refused`, `error` | HTTP attempts, by what answered |
-//! | `thorn_deliveries_total` | counter | `status`: `delivered` `failed` `timed_out` `gone` | deliveries that ended, by how |
+//! | `thorn_deliveries_total` | counter | `status`: `delivered` `failed` `timed_out` `gone` `deferred` | deliveries that ended, by how (`deferred`: not attempted, the subscription's circuit being open) |
 //! | `thorn_retries_total` | counter | | attempts followed by another |
 //! | `thorn_refused_total` | counter | | attempts the recipient policy refused |
 //! | `thorn_dead_lettered_total` | counter | | deliveries moved to a dead-letter store |
 //! | `thorn_attempt_duration_seconds` | histogram | | the time of each attempt |
 //! | `thorn_delivery_latency_seconds` | histogram | | from `send` to a 2xx, retries and queueing included |
+//! | `thorn_circuit_openings_total` | counter | | subscriptions' circuits opened (again after a failed probe too) |
+//! | `thorn_circuits_open` | gauge | | subscriptions whose circuit is open or half-open now |
 //!
 //! The `"redis"` worker adds its queue's gauges (see `thorn_redis`).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use metrics::{Counter, Histogram, Key, Label, Metadata, Recorder};
+use metrics::{Counter, Gauge, Histogram, Key, Label, Metadata, Recorder};
 use thorn_core::Status;
 use uuid::Uuid;
 
@@ -36,12 +38,17 @@ pub const ATTEMPT_DURATION: &str = "thorn_attempt_duration_seconds";
 /// From `send` to a 2xx, in seconds.
 pub const DELIVERY_LATENCY: &str = "thorn_delivery_latency_seconds";
 
+/// Circuits opened.
+pub const CIRCUIT_OPENINGS: &str = "thorn_circuit_openings_total";
+/// Circuits open now.
+pub const CIRCUITS_OPEN: &str = "thorn_circuits_open";
+
 /// The values of the `class` label of [`ATTEMPTS`].
 const CLASSES: [&str; 8] = [
     "1xx", "2xx", "3xx", "4xx", "5xx", "timeout", "refused", "error",
 ];
 /// The values of the `status` label of [`DELIVERIES`].
-const ENDS: [&str; 4] = ["delivered", "failed", "timed_out", "gone"];
+const ENDS: [&str; 5] = ["delivered", "failed", "timed_out", "gone", "deferred"];
 
 /// Handles to Thorn's metrics in one recorder, registered once so that
 /// counting on the send path is an atomic add (with the exporters that
@@ -75,6 +82,8 @@ struct Handles {
     dead_lettered: Counter,
     attempt_duration: Histogram,
     latency: Histogram,
+    circuit_openings: Counter,
+    circuits_open: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -113,6 +122,9 @@ impl Metrics {
             dead_lettered: counter(DEAD_LETTERED),
             attempt_duration: histogram(ATTEMPT_DURATION),
             latency: histogram(DELIVERY_LATENCY),
+            circuit_openings: counter(CIRCUIT_OPENINGS),
+            circuits_open: recorder
+                .register_gauge(&Key::from_static_name(CIRCUITS_OPEN), &METADATA),
         }))
     }
 
@@ -147,6 +159,22 @@ impl Metrics {
             _ => 1,
         };
         h.ends[end].increment(1);
+    }
+
+    /// Counts a delivery that was not attempted, its circuit being open.
+    pub fn deferred(&self) {
+        self.0.ends[4].increment(1);
+    }
+
+    /// Counts a circuit's opening, and sets how many are open now.
+    pub fn circuit_opened(&self, open_now: usize) {
+        self.0.circuit_openings.increment(1);
+        self.0.circuits_open.set(open_now as f64);
+    }
+
+    /// Sets how many circuits are open now (one closed).
+    pub fn circuits_open(&self, open_now: usize) {
+        self.0.circuits_open.set(open_now as f64);
     }
 
     /// Counts `n` deliveries moved to a dead-letter store.

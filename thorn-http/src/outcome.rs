@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use thorn_core::report::notify;
-use thorn_core::{AttemptEnd, Config, Delivery, Outcome, SharedObserver, Status};
+use thorn_core::breaker::Transition;
+use thorn_core::report::{notify, notify_circuit};
+use thorn_core::{AttemptEnd, Config, Delivery, Outcome, SharedObserver, Status, Subscriber};
 use tracing::Span;
 use uuid::Uuid;
 
@@ -155,6 +156,46 @@ impl AttemptRecorder {
         }
         let mut outcome = Outcome::new(delivery, Status::Retrying);
         self.record(&mut outcome, attempt, n, retry_allowed)
+    }
+
+    /// Makes `outcome` [`Status::Deferred`]: not attempted (again) because
+    /// its subscription's circuit is open until `until` (Unix ms); tells
+    /// the observers (`on_error`), `tracing` and the metrics.
+    pub fn defer(&self, outcome: &mut Outcome, until: u64) {
+        let at = humantime::format_rfc3339_millis(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(until),
+        );
+        outcome.status = Status::Deferred;
+        outcome.error = Some(format!(
+            "not attempted: the circuit of subscription {} is open (its receiver kept failing); \
+             it lets a probe through at {at}",
+            outcome.subscriber.id
+        ));
+        self.metrics.deferred();
+        tracing::debug!(delivery = %outcome.delivery, subscription = %outcome.subscriber.id, until = %at,
+            "thorn delivery deferred: the circuit is open");
+        notify(&self.observers, outcome, AttemptEnd::Error);
+    }
+
+    /// Reports a change of `subscriber`'s circuit: observers
+    /// ([`Observer::on_circuit`](thorn_core::Observer::on_circuit)), a
+    /// `tracing` event, and the metrics, with `open_now` circuits open.
+    pub fn circuit(&self, subscriber: &Subscriber, transition: Transition, open_now: usize) {
+        match transition {
+            Transition::Opened { until } => {
+                let at = humantime::format_rfc3339_millis(
+                    std::time::UNIX_EPOCH + std::time::Duration::from_millis(until),
+                );
+                self.metrics.circuit_opened(open_now);
+                tracing::warn!(subscription = %subscriber.id, url = %thorn_core::ShownUrl(&subscriber.url), until = %at,
+                    "a subscription's circuit opened: its receiver keeps failing; deliveries wait for a probe");
+            }
+            Transition::Closed => {
+                self.metrics.circuits_open(open_now);
+                tracing::info!(subscription = %subscriber.id, "a subscription's circuit closed: a probe succeeded");
+            }
+        }
+        notify_circuit(&self.observers, subscriber, transition);
     }
 
     fn trace_and_count(&self, id: Uuid, attempt: &Attempt, n: u32, status: Status) {

@@ -43,11 +43,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use thorn_core::breaker::Admission;
 use thorn_core::{
     Batch, Config, Delivery, Dispatcher, Outcome, Registry, Report, Result, RetryPolicy, Status,
     async_trait,
 };
-use thorn_http::{AttemptRecorder, HttpClient, group_by_subscription};
+use thorn_http::circuits::now_ms;
+use thorn_http::{AttemptRecorder, Circuits, HttpClient, group_by_subscription};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
@@ -82,6 +84,7 @@ pub struct Inline {
     retry: RetryPolicy,
     concurrency: usize,
     recorder: AttemptRecorder,
+    circuits: Arc<Circuits>,
 }
 
 impl Inline {
@@ -101,7 +104,13 @@ impl Inline {
             retry: config.retry,
             concurrency: config.concurrency.max(1),
             recorder: AttemptRecorder::new(config),
+            circuits: Arc::new(Circuits::new(config.breaker)),
         }
+    }
+
+    /// The subscriptions' circuits, kept in this process.
+    pub fn circuits(&self) -> &Circuits {
+        &self.circuits
     }
 
     /// The counters of this backend.
@@ -133,8 +142,18 @@ impl Inline {
     async fn attempts(&self, delivery: &Delivery) -> Outcome {
         let mut outcome = Outcome::new(delivery, Status::Retrying);
         let max = self.max_attempts();
+        let id = delivery.subscriber.id;
         for n in 1..=max {
+            // An open circuit answers at once: no attempt, no wait.
+            if let Admission::Defer { until } = self.circuits.admit(id, now_ms()) {
+                self.recorder.defer(&mut outcome, until);
+                break;
+            }
             let attempt = self.client.attempt(delivery, n).await;
+            if let Some(transition) = self.circuits.record_attempt(id, &attempt) {
+                self.recorder
+                    .circuit(&delivery.subscriber, transition, self.circuits.open());
+            }
             if self.recorder.record(&mut outcome, &attempt, n, n < max) != Status::Retrying {
                 break;
             }

@@ -147,7 +147,46 @@ pub const SETTINGS: &[SettingDoc] = &[
     ENVELOPE.doc(),
     STANDARD_WEBHOOKS.doc(),
     HMAC_SIGNER.doc(),
+    BREAKER.doc(),
+    BREAKER_FAILURES.doc(),
+    BREAKER_COOL_DOWN.doc(),
+    BREAKER_MAX_COOL_DOWN.doc(),
 ];
+
+/// Whether circuits open for failing receivers (`THORN_BREAKER`).
+pub const BREAKER: Setting<bool> = Setting::new(
+    "THORN_BREAKER",
+    "true",
+    "whether a subscription whose receiver keeps failing has its deliveries deferred, without attempts, until a probe succeeds",
+    parse::boolean,
+);
+
+/// Failed attempts in a row that open a circuit (`THORN_BREAKER_FAILURES`).
+pub const BREAKER_FAILURES: Setting<u32> = Setting::new(
+    "THORN_BREAKER_FAILURES",
+    "5",
+    "failed attempts in a row that open a subscription's circuit (half of 20 or more within a minute do too)",
+    retries,
+)
+.checked(|n| parse::within(*n as usize, 1, 1000));
+
+/// The first cool-down of an open circuit (`THORN_BREAKER_COOL_DOWN`).
+pub const BREAKER_COOL_DOWN: Setting<Duration> = Setting::new(
+    "THORN_BREAKER_COOL_DOWN",
+    "30s",
+    "how long an opened circuit defers deliveries before one probe; doubles while probes fail",
+    parse::duration,
+)
+.checked(parse::duration_range);
+
+/// The longest cool-down (`THORN_BREAKER_MAX_COOL_DOWN`).
+pub const BREAKER_MAX_COOL_DOWN: Setting<Duration> = Setting::new(
+    "THORN_BREAKER_MAX_COOL_DOWN",
+    "10m",
+    "the longest cool-down of a circuit whose probes keep failing",
+    parse::duration,
+)
+.checked(parse::duration_range);
 
 fn dispatcher(text: &str) -> Result<String, String> {
     // Set but empty (`THORN_DISPATCHER=`) means the default, as unset.

@@ -26,6 +26,7 @@ pub use builder::ConfigBuilder;
 pub use extensions::Extensions;
 pub use setting::{Setting, SettingDoc};
 
+use crate::breaker::BreakerPolicy;
 use crate::error::{Error, Result};
 use crate::policy::RecipientPolicy;
 use crate::redirect::RedirectPolicy;
@@ -76,6 +77,10 @@ pub struct Config {
     /// The `Hook-HMAC` scheme of subscriptions that name none
     /// (`THORN_HMAC_SIGNER`).
     pub hmac_signer: Signer,
+    /// When a subscription's circuit opens (`THORN_BREAKER`,
+    /// `THORN_BREAKER_FAILURES`, `THORN_BREAKER_COOL_DOWN`,
+    /// `THORN_BREAKER_MAX_COOL_DOWN`).
+    pub breaker: BreakerPolicy,
     /// Observers of every attempt.
     pub observers: Vec<SharedObserver>,
     /// Typed values for backends.
@@ -100,6 +105,7 @@ impl Default for Config {
             envelope: false,
             standard_webhooks: false,
             hmac_signer: Signer::Hmac,
+            breaker: BreakerPolicy::default(),
             observers: Vec::new(),
             extensions: Extensions::default(),
             vars: BTreeMap::new(),
@@ -122,6 +128,7 @@ impl fmt::Debug for Config {
             .field("envelope", &self.envelope)
             .field("standard_webhooks", &self.standard_webhooks)
             .field("hmac_signer", &self.hmac_signer)
+            .field("breaker", &self.breaker)
             .field("observers", &self.observers.len())
             .field("extensions", &self.extensions)
             .field("vars", &self.vars.keys())
@@ -221,6 +228,14 @@ impl Config {
             self.standard_webhooks = STANDARD_WEBHOOKS.parse(text)?;
         } else if name == HMAC_SIGNER.name() {
             self.hmac_signer = HMAC_SIGNER.parse(text)?;
+        } else if name == BREAKER.name() {
+            self.breaker.enabled = BREAKER.parse(text)?;
+        } else if name == BREAKER_FAILURES.name() {
+            self.breaker.consecutive_failures = BREAKER_FAILURES.parse(text)?;
+        } else if name == BREAKER_COOL_DOWN.name() {
+            self.breaker.cool_down = BREAKER_COOL_DOWN.parse(text)?;
+        } else if name == BREAKER_MAX_COOL_DOWN.name() {
+            self.breaker.max_cool_down = BREAKER_MAX_COOL_DOWN.parse(text)?;
         }
         Ok(())
     }
@@ -228,6 +243,16 @@ impl Config {
     /// The checks across settings: the longest retry delay is at least the
     /// first.
     fn check(&self) -> Result<()> {
+        let (cool, longest) = (self.breaker.cool_down, self.breaker.max_cool_down);
+        if longest < cool {
+            return Err(Error::setting(
+                self::core::BREAKER_MAX_COOL_DOWN.name(),
+                format!("{longest:?}"),
+                format!(
+                    "it is shorter than THORN_BREAKER_COOL_DOWN ({cool:?}); make it at least as long"
+                ),
+            ));
+        }
         let (base, max) = (self.retry.base_delay, self.retry.max_delay);
         if max >= base {
             return Ok(());

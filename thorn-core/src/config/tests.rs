@@ -99,6 +99,10 @@ fn a_bad_value_of_each_names_variable_and_value() {
         ("THORN_ENVELOPE", "2"),
         ("THORN_STANDARD_WEBHOOKS", "y e s"),
         ("THORN_HMAC_SIGNER", "itsdangerous"),
+        ("THORN_BREAKER", "sometimes"),
+        ("THORN_BREAKER_FAILURES", "0"),
+        ("THORN_BREAKER_COOL_DOWN", "a while"),
+        ("THORN_BREAKER_MAX_COOL_DOWN", "25h"),
     ];
     for (var, value) in cases {
         let err = from(&[(var, value)]).unwrap_err();
@@ -120,6 +124,16 @@ fn a_bad_value_of_each_names_variable_and_value() {
             );
         }
     }
+    let e = from(&[
+        ("THORN_BREAKER_COOL_DOWN", "5m"),
+        ("THORN_BREAKER_MAX_COOL_DOWN", "1m"),
+    ])
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("THORN_BREAKER_MAX_COOL_DOWN")
+            && e.to_string().contains("make it at least as long"),
+        "{e}"
+    );
     let e = from(&[
         ("THORN_RETRY_DELAY", "10s"),
         ("THORN_RETRY_MAX_DELAY", "1s"),
