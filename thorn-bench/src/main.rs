@@ -35,6 +35,7 @@ use sha2::Sha256;
 use thorn::{Config, Event, RecipientPolicy, Status, Subscriber, Thorn};
 use thorn_testkit::receiver::MockReceiver;
 
+mod isolation_rows;
 mod lane_rows;
 mod outbox_rows;
 mod pg_store_rows;
@@ -237,8 +238,9 @@ async fn main() {
     ];
     // THORN_BENCH_ONLY="bare hyper" keeps one row (for profiling): also
     // "thorn default", "thorn-http only", "thorn default lane" (one ordered
-    // lane beside bare hyper at c=1), "thorn redis e2e", or "thorn redis
-    // enqueue" (the enqueue and drain rows of "redis").
+    // lane beside bare hyper at c=1), "thorn redis e2e", "thorn redis
+    // enqueue" (the enqueue and drain rows of "redis"), "thorn outbox", or
+    // "thorn isolation" (one bad receiver among healthy ones).
     let only = std::env::var("THORN_BENCH_ONLY").ok();
     if let Some(only) = &only {
         scenarios.retain(|s| s.name == only.as_str());
@@ -326,6 +328,10 @@ async fn main() {
             }
         }
         Some(_) => {}
+    }
+    if matches!(only.as_deref(), None | Some("thorn isolation")) {
+        println!();
+        isolation_rows::isolation_paired(&receiver, pairs).await;
     }
     if matches!(only.as_deref(), None | Some("thorn outbox")) {
         let all = vec![thorn_default(&receiver).await];
