@@ -16,6 +16,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Exit codes: 0 done; 1 failed (Redis unreachable, a signature that does
 /// not verify, a delivery that failed); 2 usage (an unknown flag, a bad
 /// value: the message names the flag as typed).
+///
+/// Subscriptions are read from and written to one store, the same for
+/// every subcommand: `--store` (THORN_STORE), Redis unless told otherwise.
 #[derive(Debug, Parser)]
 #[command(
     name = "thorn",
@@ -28,7 +31,7 @@ pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) settings: SettingFlags,
     /// How logs are written to stderr.
-    #[arg(long, global = true, env = "THORN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    #[arg(long, global = true, env = "THORN_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, help_heading = GLOBAL)]
     pub(crate) log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
@@ -44,26 +47,30 @@ pub(crate) enum LogFormat {
     Json,
 }
 
+/// The heading of the options every subcommand takes, in each one's
+/// `--help`, below its own.
+pub(crate) const GLOBAL: &str = "Global options";
+
 /// Flags that stand for `THORN_*` variables, accepted by every
 /// subcommand.
 #[derive(Debug, Clone, Default, Args)]
 pub(crate) struct SettingFlags {
     /// The Redis server (THORN_REDIS_URL).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", help_heading = GLOBAL)]
     pub(crate) redis_url: Option<String>,
     /// The Redis queue (THORN_REDIS_QUEUE).
-    #[arg(long, global = true, value_name = "NAME")]
+    #[arg(long, global = true, value_name = "NAME", help_heading = GLOBAL)]
     pub(crate) queue: Option<String>,
     /// The PostgreSQL database of the store and the outbox (THORN_PG_URL).
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, global = true, value_name = "URL", help_heading = GLOBAL)]
     pub(crate) pg_url: Option<String>,
     /// A PEM file of CA certificates to trust besides the built-in roots
     /// (THORN_CA_FILE).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", help_heading = GLOBAL)]
     pub(crate) ca_file: Option<PathBuf>,
     /// Any other setting, as its variable: `--set THORN_RETRY_MAX=3`
     /// (repeatable).
-    #[arg(long = "set", global = true, value_name = "THORN_NAME=VALUE")]
+    #[arg(long = "set", global = true, value_name = "THORN_NAME=VALUE", help_heading = GLOBAL)]
     pub(crate) set: Vec<String>,
 }
 
@@ -111,8 +118,8 @@ pub(crate) enum OutboxCommand {
 #[derive(Debug, Args)]
 pub(crate) struct RelayArgs {
     /// Where the subscriptions the events are matched against are kept.
-    #[arg(long, value_enum, env = "THORN_STORE", default_value_t = StoreKind::Postgres)]
-    pub(crate) store: StoreKind,
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
     /// The backend (THORN_DISPATCHER): `default` delivers, `redis` queues.
     #[arg(long, value_name = "NAME")]
     pub(crate) dispatcher: Option<String>,
@@ -161,13 +168,17 @@ pub(crate) struct SendArgs {
     /// Send on behalf of this owner: only their subscriptions match.
     #[arg(long, value_name = "OWNER")]
     pub(crate) sender: Option<String>,
-    /// A JSON file of subscriptions to send to (THORN_SUBSCRIBERS),
-    /// instead of the store.
-    #[arg(long, value_name = "FILE", conflicts_with = "store")]
+    /// A JSON file of subscriptions to send to, instead of the store:
+    /// `--store file` with THORN_SUBSCRIBERS=FILE.
+    #[arg(long, value_name = "FILE")]
     pub(crate) subscribers: Option<PathBuf>,
-    /// The subscriptions' store (default: the THORN_SUBSCRIBERS file).
-    #[arg(long, value_enum)]
-    pub(crate) store: Option<StoreKind>,
+    /// Where the subscriptions are kept.
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// Exit 1 when no subscription matches the event (by default that is
+    /// said, and the exit is 0).
+    #[arg(long)]
+    pub(crate) require_match: bool,
     /// The backend (THORN_DISPATCHER): `default` delivers now, `redis`
     /// enqueues for workers.
     #[arg(long, value_name = "NAME")]
@@ -193,11 +204,12 @@ pub(crate) struct ListenArgs {
         long,
         env = "THORN_LISTEN_SECRET",
         value_name = "SECRET",
-        hide_env_values = true
+        hide_env_values = true,
+        allow_hyphen_values = true
     )]
     pub(crate) secret: Option<String>,
     /// A Standard Webhooks key (`whsec_…`) to check `webhook-signature`.
-    #[arg(long, value_name = "KEY", hide_env_values = true)]
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     pub(crate) whsec: Option<String>,
     /// The status to answer each delivery with.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u16).range(100..=599))]
@@ -208,8 +220,8 @@ pub(crate) struct ListenArgs {
 #[derive(Debug, Args)]
 #[command(group(clap::ArgGroup::new("scheme").required(true).args(["hmac", "webhook_signature"])))]
 pub(crate) struct VerifyArgs {
-    /// The subscription's secret.
-    #[arg(long, value_name = "SECRET")]
+    /// The subscription's secret (it may begin with `-`).
+    #[arg(long, value_name = "SECRET", allow_hyphen_values = true)]
     pub(crate) secret: String,
     /// The `Hook-HMAC` digest (default: try sha256, sha1 and sha512).
     #[arg(long, value_name = "sha1|sha256|sha512")]
@@ -217,8 +229,9 @@ pub(crate) struct VerifyArgs {
     /// The `Hook-HMAC` scheme (default: try both).
     #[arg(long, value_enum)]
     pub(crate) signer: Option<SignerKind>,
-    /// The `Hook-HMAC` header's value.
-    #[arg(long, value_name = "VALUE")]
+    /// The `Hook-HMAC` header's value (it may begin with `-`, as one
+    /// signature of the compat signer in 64 does).
+    #[arg(long, value_name = "VALUE", allow_hyphen_values = true)]
     pub(crate) hmac: Option<String>,
     /// The `webhook-id` header (Standard Webhooks).
     #[arg(long, value_name = "ID", requires = "webhook_signature")]
@@ -228,7 +241,7 @@ pub(crate) struct VerifyArgs {
     pub(crate) webhook_timestamp: Option<String>,
     /// The `webhook-signature` header (Standard Webhooks); needs
     /// `--webhook-id` and `--webhook-timestamp`.
-    #[arg(long, value_name = "SIGNATURES", requires_all = ["webhook_id", "webhook_timestamp"])]
+    #[arg(long, value_name = "SIGNATURES", requires_all = ["webhook_id", "webhook_timestamp"], allow_hyphen_values = true)]
     pub(crate) webhook_signature: Option<String>,
     /// The body as received: a file, or `-` for stdin (the default).
     #[arg(value_name = "BODY_FILE|-", default_value = "-")]
@@ -244,7 +257,7 @@ pub(crate) enum SignerKind {
     Compat,
 }
 
-/// Where subscriptions are kept.
+/// Where subscriptions are kept: one default for every subcommand.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum StoreKind {
     /// The Redis store (`thorn:{NAME}:subs` on THORN_REDIS_URL).
@@ -359,7 +372,9 @@ pub(crate) enum SubscriptionsCommand {
     Show(SubsId),
 }
 
-/// The store flags of `thorn subscriptions`.
+/// Where subscriptions are kept: the same flags, variables and default
+/// for `thorn subscriptions`, `thorn send` and `thorn outbox relay`, so
+/// what one writes the others read.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct StoreArgs {
     /// Where subscriptions are kept.
@@ -402,8 +417,9 @@ pub(crate) struct SubsAdd {
     pub(crate) event: String,
     /// Where to POST them.
     pub(crate) url: String,
-    /// The secret (default: a new random `whsec_` key, printed once).
-    #[arg(long, hide_env_values = true)]
+    /// The secret (default: a new random `whsec_` key, printed once); it
+    /// may begin with `-`.
+    #[arg(long, allow_hyphen_values = true)]
     pub(crate) secret: Option<String>,
     /// The owner.
     #[arg(long)]

@@ -47,6 +47,14 @@ async fn a_dead_letter_is_listed_shown_replayed_and_received_with_its_id() {
         text.contains("order.created") && text.contains("attempts=3"),
         "{text}"
     );
+    assert!(
+        text.contains(&format!("delivery={delivery}")),
+        "the delivery id, which receivers see: {text}"
+    );
+    let none = thorn(&["dead", "list", "--event", "invoice.*"], &vars)
+        .await
+        .ok();
+    assert_eq!(none.trim(), "no dead letters match the filters");
 
     for (filter, n) in [
         (vec!["--event", "order.*"], 1),
@@ -96,7 +104,17 @@ async fn a_dead_letter_is_listed_shown_replayed_and_received_with_its_id() {
         again.stdout.contains(&format!("not found: {id}")),
         "{again:?}"
     );
-    assert!(thorn(&["dead", "list"], &vars).await.ok().is_empty());
+    assert_eq!(
+        thorn(&["dead", "list"], &vars).await.ok().trim(),
+        "no dead letters"
+    );
+    assert!(
+        thorn(&["dead", "list", "--json"], &vars)
+            .await
+            .ok()
+            .is_empty(),
+        "--json prints no line for no letter"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

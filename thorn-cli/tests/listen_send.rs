@@ -5,6 +5,7 @@
 mod support;
 
 use support::{TempDir, start, thorn};
+use thorn_testkit::receiver::{MockReceiver, Reply};
 
 const LOOPBACK: (&str, &str) = (
     "THORN_RECIPIENT_VALIDATORS",
@@ -83,7 +84,10 @@ async fn listen_prints_what_send_sends_with_verdicts() {
         )
     );
     assert_eq!(hook, "  hook-hmac: ok (compat sha512)");
-    assert_eq!(standard, "  standard-webhooks: missing");
+    assert_eq!(
+        standard, "  standard-webhooks: not sent",
+        "a delivery without those headers is no failure"
+    );
     assert_eq!(
         body,
         &["  {", "    \"id\": 7,", "    \"total\": 12.5", "  }"]
@@ -166,4 +170,51 @@ async fn send_refuses_bad_input_with_usage_errors() {
         assert_ne!(out.code, 0, "{out:?}");
         assert!(out.stderr.contains(says), "{args:?}: {out:?}");
     }
+}
+
+/// A delivery's time is its whole time, the waits between its attempts
+/// included, beside its last attempt's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_shows_the_whole_time_of_a_retried_delivery() {
+    let receiver = MockReceiver::start().await.unwrap();
+    receiver.otherwise(Reply::status(503));
+    let dir = TempDir::new("send-time");
+    let subscribers = dir.file(
+        "subs.json",
+        serde_json::json!([{"event": "a.b", "url": receiver.url("/down"), "secret": "s3cret"}])
+            .to_string(),
+    );
+    // Three attempts (the in-process most), waits of at least 100 ms and
+    // 200 ms between them.
+    let args = [
+        "send",
+        "a.b",
+        "--subscribers",
+        &subscribers,
+        "--set",
+        "THORN_RETRY_DELAY=200ms",
+    ];
+    let sent = thorn(&[&args[..], &["--json"]].concat(), &[LOOPBACK]).await;
+    assert_eq!(sent.code, 1, "{sent:?}");
+    let line = &sent.json_lines()[0];
+    assert_eq!(line["attempts"], 3, "{line}");
+    let time = line["time_ms"].as_u64().expect("time_ms");
+    let last = line["last_attempt_ms"].as_u64().expect("last_attempt_ms");
+    assert!(time >= 300, "the waits are part of the time: {line}");
+    assert!(last < time, "{line}");
+
+    let text = thorn(&args, &[LOOPBACK]).await;
+    assert_eq!(text.code, 1, "{text:?}");
+    let time = text
+        .stdout
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("time="))
+        .expect("time=");
+    let seconds: f64 = time
+        .strip_suffix('s')
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("time in seconds: {text:?}"));
+    assert!(seconds >= 0.3, "{text:?}");
+    assert!(text.stdout.contains(" last_attempt="), "{text:?}");
+    assert_eq!(receiver.len(), 6);
 }

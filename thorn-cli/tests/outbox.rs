@@ -95,8 +95,8 @@ async fn every_committed_event_arrives_through_a_killed_relay_and_a_restart() {
     store.add(sub).await.unwrap();
     let outbox = Outbox::new(&config).unwrap();
 
-    let first = start(&["outbox", "relay"], &vars);
-    let mut second = start(&["outbox", "relay"], &vars);
+    let first = start(&["outbox", "relay", "--store", "postgres"], &vars);
+    let mut second = start(&["outbox", "relay", "--store", "postgres"], &vars);
     second.stderr_until("relaying the outbox").await.unwrap();
 
     let (mut committed, mut rolled_back) = write_all(&pool, &outbox, 0).await;

@@ -196,3 +196,75 @@ async fn bad_subscriptions_are_refused_at_the_door() {
     assert_eq!(add.code, 2, "{add:?}");
     assert!(add.stderr.contains("read only"), "{add:?}");
 }
+
+/// `subscriptions add` and `send` use one store by default: what one
+/// writes, the other reads. Nothing matching says which store was read,
+/// and fails with `--require-match`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_reads_the_store_that_add_writes() {
+    let redis = redis().await;
+    let receiver = thorn_testkit::receiver::MockReceiver::start()
+        .await
+        .unwrap();
+    let url = redis.url();
+    let vars = [
+        ("THORN_REDIS_URL", url.as_str()),
+        (
+            "THORN_RECIPIENT_VALIDATORS",
+            "allow_loopback,allow_any_port",
+        ),
+    ];
+    thorn(
+        &["subscriptions", "add", "order.*", &receiver.url("/orders")],
+        &vars,
+    )
+    .await
+    .ok();
+
+    let sent = thorn(
+        &["send", "order.created", "--data", r#"{"id": 42}"#, "--json"],
+        &vars,
+    )
+    .await;
+    assert_eq!(sent.code, 0, "{sent:?}");
+    let report = sent.json_lines();
+    assert_eq!(report.len(), 1, "{sent:?}");
+    assert_eq!(report[0]["status"], "delivered");
+    assert_eq!(receiver.requests_on("/orders").len(), 1);
+
+    let none = thorn(&["send", "invoice.paid"], &vars).await;
+    assert_eq!(none.code, 0, "{none:?}");
+    assert!(
+        none.stdout
+            .contains("no subscription matches invoice.paid in the Redis store \"default\""),
+        "{none:?}"
+    );
+    let required = thorn(&["send", "invoice.paid", "--require-match"], &vars).await;
+    assert_eq!(required.code, 1, "{required:?}");
+    assert!(
+        required
+            .stdout
+            .contains("no subscription matches invoice.paid"),
+        "{required:?}"
+    );
+
+    // The file store, asked for by name, says it was the one read.
+    let dir = TempDir::new("send-file-store");
+    let file = dir.file("subs.json", "[]");
+    let from_file = thorn(
+        &[
+            "send",
+            "order.created",
+            "--subscribers",
+            &file,
+            "--require-match",
+        ],
+        &vars,
+    )
+    .await;
+    assert_eq!(from_file.code, 1, "{from_file:?}");
+    assert!(
+        from_file.stdout.contains("in the file store") && from_file.stdout.contains(&file),
+        "{from_file:?}"
+    );
+}

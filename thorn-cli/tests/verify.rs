@@ -144,3 +144,54 @@ async fn standard_webhooks_headers_verify() {
     let usage = thorn(&["verify", "--secret", key, &body], &[]).await;
     assert_eq!(usage.code, 2, "a scheme is required: {usage:?}");
 }
+
+/// URL-safe base64 (the compat signer's) starts with `-` about once in 64
+/// signatures, and secrets may start with one: such values are values,
+/// not flags.
+#[tokio::test]
+async fn values_that_begin_with_a_dash_are_values() {
+    let dir = TempDir::new("verify-dash");
+    let body = dir.file("body.json", br#"{"id": 9}"#);
+    // A signature made for another body: read as the signature all the
+    // same, so the answer is a mismatch (1), not a usage error (2).
+    let other = thorn(
+        &[
+            "verify",
+            "--secret",
+            "another-Secret_42",
+            "--hmac",
+            "-TOIKHEZapM_XkM9oN2PcA9E7yrsQ3yOBfb9_T_Kxgg",
+            &body,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(other.code, 1, "{other:?}");
+    assert!(other.stdout.starts_with("mismatch"), "{other:?}");
+
+    let value = python_signs("compat", "another-Secret_42", "sha256", &body);
+    assert!(value.starts_with('-'), "the body is chosen for it: {value}");
+    let out = thorn(
+        &[
+            "verify",
+            "--secret",
+            "another-Secret_42",
+            "--hmac",
+            &value,
+            &body,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.ok().trim(), "ok (compat sha256)");
+
+    let dashed = dir.file("dashed.json", br#"{"id": 12}"#);
+    let value = python_signs("compat", "-s3cret", "sha256", &dashed);
+    assert!(value.starts_with('-'), "{value}");
+    let out = thorn(
+        &["verify", "--secret", "-s3cret", "--hmac", &value, &dashed],
+        &[],
+    )
+    .await;
+    assert_eq!(out.ok().trim(), "ok (compat sha256)");
+}

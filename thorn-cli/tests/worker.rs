@@ -107,6 +107,29 @@ async fn metrics_count_100_deliveries_of_which_10_fail() {
         text.contains("thorn_queue_depth{queue=\"default\"}"),
         "{text}"
     );
+    // Histograms, which add up across workers, with the buckets the
+    // README lists: every attempt is within the last bucket before +Inf.
+    for name in [
+        "thorn_attempt_duration_seconds",
+        "thorn_delivery_latency_seconds",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {name} histogram")),
+            "{name} in:\n{text}"
+        );
+    }
+    for (series, value) in [
+        ("thorn_attempt_duration_seconds_bucket{le=\"30\"}", 100.0),
+        ("thorn_attempt_duration_seconds_bucket{le=\"+Inf\"}", 100.0),
+        ("thorn_delivery_latency_seconds_bucket{le=\"+Inf\"}", 90.0),
+    ] {
+        assert_eq!(sample(&text, series), Some(value), "{series} in:\n{text}");
+    }
+    assert!(
+        text.contains("thorn_attempt_duration_seconds_bucket{le=\"0.005\"}")
+            && text.contains("thorn_delivery_latency_seconds_bucket{le=\"3600\"}"),
+        "{text}"
+    );
     worker.terminate().unwrap();
     let (ok, stderr) = worker.exit().await.unwrap();
     assert!(ok, "{stderr}");

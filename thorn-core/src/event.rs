@@ -76,6 +76,58 @@ impl AsRef<str> for EventName {
     }
 }
 
+impl std::borrow::Borrow<str> for EventName {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A name compares with text as its text does, so tests can write
+/// `assert_eq!(delivery.event, "order.created")`.
+///
+/// ```
+/// use thorn_core::EventName;
+/// let name = EventName::new("order.created").unwrap();
+/// assert_eq!(name, "order.created");
+/// assert_eq!("order.created", name);
+/// assert_ne!(name, String::from("order.cancelled"));
+/// ```
+impl PartialEq<str> for EventName {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for EventName {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl PartialEq<String> for EventName {
+    fn eq(&self, other: &String) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl PartialEq<EventName> for str {
+    fn eq(&self, other: &EventName) -> bool {
+        self == &*other.0
+    }
+}
+
+impl PartialEq<EventName> for &str {
+    fn eq(&self, other: &EventName) -> bool {
+        *self == &*other.0
+    }
+}
+
+impl PartialEq<EventName> for String {
+    fn eq(&self, other: &EventName) -> bool {
+        **self == *other.0
+    }
+}
+
 /// Checks dot-separated segments; `allow_star` admits `*` as a whole segment.
 pub(crate) fn check_segments(text: &str, what: &'static str, allow_star: bool) -> Result<()> {
     let fail = |reason: String| Error::InvalidName {
@@ -267,6 +319,21 @@ mod tests {
             assert!(err.is_invalid_input());
             assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");
         }
+    }
+
+    #[test]
+    fn a_name_compares_with_its_text() {
+        let name = EventName::new("order.created").unwrap();
+        assert_eq!(name, "order.created");
+        assert_eq!(name, *"order.created");
+        assert_eq!(name, String::from("order.created"));
+        assert_eq!("order.created", name);
+        assert_eq!(String::from("order.created"), name);
+        assert_ne!(name, "order.cancelled");
+        let names = [name.clone()];
+        assert!(names.iter().any(|n| n == "order.created"));
+        let set: std::collections::HashSet<EventName> = names.into_iter().collect();
+        assert!(set.contains("order.created"));
     }
 
     #[test]

@@ -56,15 +56,27 @@ pub struct Refusal {
     /// what was refused (the current setting plus what it lacks), or `None`
     /// when no setting can (a scheme other than http and https).
     pub allow: Option<String>,
+    /// For a loopback target refused for its port: the value that opens
+    /// loopback on every port (`allow_loopback,allow_any_port` from the
+    /// default), for tests whose receivers listen on a random port that
+    /// changes every run. `None` for any other refusal.
+    pub any_port: Option<String>,
 }
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} is refused: {}; ", self.target, self.rule)?;
         match &self.allow {
-            Some(value) => write!(f, "to allow it, set {VAR}={value}"),
-            None => f.write_str("no setting allows it: use an http:// or https:// URL"),
+            Some(value) => write!(f, "to allow it, set {VAR}={value}")?,
+            None => f.write_str("no setting allows it: use an http:// or https:// URL")?,
         }
+        if let Some(value) = &self.any_port {
+            write!(
+                f,
+                " (tests whose receivers listen on random ports: {VAR}={value})"
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -205,6 +217,7 @@ impl RecipientPolicy {
             target: crate::error::excerpt(&crate::ShownUrl(url).to_string()),
             rule,
             allow: allowed.map(|p| p.to_string()),
+            any_port: None,
         };
         match url.scheme() {
             "https" => {}
@@ -237,11 +250,26 @@ impl RecipientPolicy {
             ports.insert(port);
         }
         let mut rule = "the port is not allowed";
+        let mut loopback = false;
         if let Some(address) = address_rule {
             rule = address;
+            loopback = match host {
+                Some(Ok((_, class))) => matches!(class, Class::Loopback | Class::Unspecified),
+                _ => true,
+            };
             allowed.open(host.and_then(Result::ok));
+        } else if self.allow_loopback {
+            loopback = matches!(
+                host,
+                Some(Ok((_, Class::Loopback | Class::Unspecified)) | Err(_))
+            );
         }
-        Err(refuse(rule, Some(allowed)))
+        let mut refusal = refuse(rule, Some(allowed.clone()));
+        if loopback && port_refused {
+            allowed.ports = None;
+            refusal.any_port = Some(allowed.to_string());
+        }
+        Err(refusal)
     }
 
     /// Checks one resolved address.
@@ -259,6 +287,7 @@ impl RecipientPolicy {
             target: ip.to_string(),
             rule,
             allow: Some(allowed.to_string()),
+            any_port: None,
         })
     }
 
@@ -536,6 +565,59 @@ mod tests {
             .check_url(&url("http://example.com:8443/"))
             .unwrap_err();
         assert_eq!(r.allow.as_deref(), Some("allow_port=8443"));
+    }
+
+    #[test]
+    fn a_loopback_refusal_also_names_the_setting_for_random_ports() {
+        let p = RecipientPolicy::default();
+        for target in [
+            "http://127.0.0.1:33557/hooks",
+            "http://localhost:33557/",
+            "http://[::1]:33557/",
+        ] {
+            let r = p.check_url(&url(target)).unwrap_err();
+            assert!(
+                r.allow.as_deref().unwrap().ends_with("allow_port=33557"),
+                "the exact advice stays: {r}"
+            );
+            assert_eq!(
+                r.any_port.as_deref(),
+                Some("allow_loopback,allow_any_port"),
+                "{target}"
+            );
+            let text = r.to_string();
+            assert!(
+                text.contains(
+                    "tests whose receivers listen on random ports: THORN_RECIPIENT_VALIDATORS=allow_loopback,allow_any_port"
+                ),
+                "{text}"
+            );
+            let followed = RecipientPolicy::parse(r.any_port.as_deref().unwrap()).unwrap();
+            assert!(followed.check_url(&url(target)).is_ok());
+        }
+        // Loopback already allowed, the port not: the same.
+        let r = RecipientPolicy::parse("allow_loopback,https_only")
+            .unwrap()
+            .check_url(&url("https://127.0.0.1:33557/"))
+            .unwrap_err();
+        assert_eq!(
+            r.any_port.as_deref(),
+            Some("allow_loopback,https_only,allow_any_port")
+        );
+        // Not loopback, or not the port: no such advice.
+        for (setting, target) in [
+            ("default", "https://example.com:8443/"),
+            ("default", "http://10.0.0.1:8080/"),
+            ("default", "http://127.0.0.1/"),
+            ("allow_any_port", "http://127.0.0.1:33557/"),
+        ] {
+            let r = RecipientPolicy::parse(setting)
+                .unwrap()
+                .check_url(&url(target))
+                .unwrap_err();
+            assert_eq!(r.any_port, None, "{setting} {target}: {r}");
+            assert!(!r.to_string().contains("random ports"), "{r}");
+        }
     }
 
     #[test]

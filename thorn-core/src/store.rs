@@ -3,10 +3,13 @@
 //!
 //! The file that `THORN_SUBSCRIBERS` names is JSON: an array of
 //! subscriptions, or an object with a `subscribers` array. Each has `event`
-//! (the pattern), `url` and `secret`, and optionally `id`, `digest`
-//! (`sha1`/`sha256`/`sha512`), `content_type` (`application/json` or
-//! `application/x-www-form-urlencoded`), `owner`, `signatures`
-//! (`hook` or `both`) and `previous_secrets` (secrets being rotated out):
+//! (the pattern; `pattern` is another name for it), `url` and `secret`, and
+//! optionally `id`, `owner`, `digest` (`sha1`/`sha256`/`sha512`),
+//! `content_type` (`application/json` or
+//! `application/x-www-form-urlencoded`), `signer` (`hmac` or `compat`),
+//! `signatures` (`hook` or `both`), `previous_secrets` (secrets being
+//! rotated out), `previous_until` and `enabled`; the README's "The
+//! subscriptions file" says what each does:
 //!
 //! ```json
 //! [{"event": "article.*", "url": "https://example.com/hooks", "secret": "s3cret"}]
@@ -309,8 +312,12 @@ pub fn parse_subscribers(text: &str) -> std::result::Result<Vec<Subscriber>, Str
     };
     let mut out = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
-        let sub: Subscriber = serde_json::from_value(item.clone())
-            .map_err(|e| format!("subscription {}: {e}", i + 1))?;
+        let sub: Subscriber = serde_json::from_value(item.clone()).map_err(|e| {
+            format!(
+                "subscription {}: {e}; each needs \"event\" (or \"pattern\"), \"url\" and \"secret\" (the README's \"The subscriptions file\" lists every field)",
+                i + 1
+            )
+        })?;
         out.push(sub);
     }
     Ok(out)

@@ -228,8 +228,8 @@ pub struct Subscriber {
     /// The subscription's id, sent as `Hook-Subscription`.
     #[serde(default = "Uuid::new_v4")]
     pub id: Uuid,
-    /// Which events it receives.
-    #[serde(rename = "event")]
+    /// Which events it receives (`event` in JSON, or `pattern`).
+    #[serde(rename = "event", alias = "pattern")]
     pub pattern: Pattern,
     /// Where to POST.
     #[serde(with = "url_serde")]

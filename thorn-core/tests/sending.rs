@@ -267,6 +267,29 @@ async fn static_subscriptions_from_file() {
 }
 
 #[test]
+fn a_subscriptions_file_may_say_pattern_for_event() {
+    let subs = thorn_core::store::parse_subscribers(
+        r#"[{"pattern": "order.*", "url": "https://a.example.com/", "secret": "k"},
+            {"event": "invoice.*", "url": "https://b.example.com/", "secret": "k"}]"#,
+    )
+    .unwrap();
+    let patterns: Vec<&str> = subs.iter().map(|s| s.pattern.as_str()).collect();
+    assert_eq!(patterns, ["order.*", "invoice.*"]);
+
+    // Neither: the error names both, and the fields every entry needs.
+    let err = thorn_core::store::parse_subscribers(
+        r#"[{"url": "https://a.example.com/", "secret": "k"}]"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.contains("subscription 1")
+            && err.contains("missing field `event`")
+            && err.contains("\"event\" (or \"pattern\"), \"url\" and \"secret\""),
+        "{err}"
+    );
+}
+
+#[test]
 fn bad_subscriptions_file_names_file_and_entry() {
     let path = temp_file(
         "bad.json",

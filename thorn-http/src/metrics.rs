@@ -14,6 +14,14 @@
 //! | `thorn_circuit_openings_total` | counter | | subscriptions' circuits opened (again after a failed probe too) |
 //! | `thorn_circuits_open` | gauge | | subscriptions whose circuit is open or half-open now |
 //!
+//! The histograms are recorded as samples; the exporter chooses how to
+//! keep them. Exported as Prometheus histograms (which, unlike summaries,
+//! add up across workers), they use [`ATTEMPT_DURATION_BUCKETS`] and
+//! [`DELIVERY_LATENCY_BUCKETS`]: `thorn worker --metrics-addr` gives them
+//! to `metrics_exporter_prometheus::PrometheusBuilder::set_buckets_for_metric`
+//! with a `Matcher::Full` of each name, and an application that serves its
+//! own exporter can do the same.
+//!
 //! The `"redis"` worker adds its queue's gauges (see `thorn_redis`).
 
 use std::sync::Arc;
@@ -43,12 +51,26 @@ pub const CIRCUIT_OPENINGS: &str = "thorn_circuit_openings_total";
 /// Circuits open now.
 pub const CIRCUITS_OPEN: &str = "thorn_circuits_open";
 
+/// The upper bounds (seconds) of the buckets of [`ATTEMPT_DURATION`]:
+/// 5 ms to 30 s, for attempts that take milliseconds on a good day and
+/// up to `THORN_EVENT_TIMEOUT` (3 s by default) on a bad one.
+pub const ATTEMPT_DURATION_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// The upper bounds (seconds) of the buckets of [`DELIVERY_LATENCY`]:
+/// 10 ms to 4 h, for deliveries that arrive at the first attempt and for
+/// those that arrive after queueing and retries minutes apart.
+pub const DELIVERY_LATENCY_BUCKETS: &[f64] = &[
+    0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
+    14400.0,
+];
+
 /// The values of the `class` label of [`ATTEMPTS`].
-const CLASSES: [&str; 8] = [
+pub const CLASSES: [&str; 8] = [
     "1xx", "2xx", "3xx", "4xx", "5xx", "timeout", "refused", "error",
 ];
 /// The values of the `status` label of [`DELIVERIES`].
-const ENDS: [&str; 5] = ["delivered", "failed", "timed_out", "gone", "deferred"];
+pub const ENDS: [&str; 5] = ["delivered", "failed", "timed_out", "gone", "deferred"];
 
 /// Handles to Thorn's metrics in one recorder, registered once so that
 /// counting on the send path is an atomic add (with the exporters that
@@ -245,6 +267,18 @@ mod tests {
         assert_eq!(AttemptClass::of(None, true, false), AttemptClass::Timeout);
         assert_eq!(AttemptClass::of(None, false, true), AttemptClass::Refused);
         assert_eq!(AttemptClass::of(None, false, false), AttemptClass::Error);
+    }
+
+    #[test]
+    fn buckets_grow_and_cover_the_default_timeout() {
+        for buckets in [
+            super::ATTEMPT_DURATION_BUCKETS,
+            super::DELIVERY_LATENCY_BUCKETS,
+        ] {
+            assert!(buckets.windows(2).all(|w| w[0] < w[1]), "{buckets:?}");
+        }
+        let timeout = thorn_core::Config::default().event_timeout.as_secs_f64();
+        assert!(super::ATTEMPT_DURATION_BUCKETS.iter().any(|b| *b > timeout));
     }
 
     #[test]

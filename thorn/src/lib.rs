@@ -46,6 +46,18 @@ thorn_core::link_hint!(
 #[cfg(not(feature = "redis"))]
 thorn_core::link_hint!("redis", "enable the \"redis\" feature of the thorn crate");
 
+// Python Thorn's queue is Celery; Thorn for Rust's is "redis".
+#[cfg(feature = "redis")]
+thorn_core::link_hint!(
+    "celery",
+    "Python Thorn's queue, set THORN_DISPATCHER=redis: Thorn for Rust's queue, a Redis Stream that `thorn worker` drains"
+);
+#[cfg(not(feature = "redis"))]
+thorn_core::link_hint!(
+    "celery",
+    "Python Thorn's queue, set THORN_DISPATCHER=redis and enable the \"redis\" feature of the thorn crate: Thorn for Rust's queue, a Redis Stream that `thorn worker` drains"
+);
+
 /// Every setting of core and of the backends this crate's features
 /// enable, in the order of the README's table of settings, which is
 /// [`config::setting::table`] of this list.

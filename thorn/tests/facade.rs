@@ -29,6 +29,22 @@ fn a_backend_whose_feature_is_off_says_which_feature_to_enable() {
 }
 
 #[test]
+fn python_thorn_s_celery_is_answered_with_redis() {
+    let err = thorn::registry()
+        .build_named("celery", &thorn::Config::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("unknown dispatcher \"celery\"")
+            && err.contains("Python Thorn's queue")
+            && err.contains("THORN_DISPATCHER=redis"),
+        "{err}"
+    );
+    #[cfg(not(feature = "redis"))]
+    assert!(err.contains("enable the \"redis\" feature"), "{err}");
+}
+
+#[test]
 fn a_hint_goes_once_the_name_is_registered() {
     let config = thorn::Config::default();
     let mut registry = thorn::Registry::new();

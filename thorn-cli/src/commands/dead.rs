@@ -86,20 +86,37 @@ async fn select(dead: &DeadLetters, filter: &Filter, limit: usize) -> Outcome<Ve
 
 async fn list(dead: &DeadLetters, args: DeadList) -> Outcome<ExitCode> {
     let filter = Filter::new(&args.filter)?;
-    for letter in select(dead, &filter, args.limit).await? {
+    let letters = select(dead, &filter, args.limit).await?;
+    if letters.is_empty() && !args.json {
+        println!(
+            "{}",
+            if filter.is_open() {
+                "no dead letters"
+            } else {
+                "no dead letters match the filters"
+            }
+        );
+    }
+    for letter in letters {
         if args.json {
             crate::output::json_line(&summary(&letter));
         } else {
-            let (event, subscription, url) = match &letter.delivery {
+            let (event, delivery, subscription, url) = match &letter.delivery {
                 Some(d) => (
                     d.event.as_str().to_owned(),
+                    d.id.to_string(),
                     d.subscriber.id.to_string(),
                     crate::output::url(&d.subscriber.url),
                 ),
-                None => ("?".into(), "?".into(), "(undecodable entry)".into()),
+                None => (
+                    "?".into(),
+                    "?".into(),
+                    "?".into(),
+                    "(undecodable entry)".into(),
+                ),
             };
             println!(
-                "{} {} {event} {subscription} {url} attempts={} error={:?}",
+                "{} {} {event} delivery={delivery} subscription={subscription} {url} attempts={} error={:?}",
                 letter.id,
                 crate::output::time(letter.failed_at),
                 letter.attempts,

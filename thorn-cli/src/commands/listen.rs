@@ -99,7 +99,7 @@ async fn receive(
 /// What `Hook-HMAC` says under `secret`: which signer and digest matched.
 pub(crate) fn hook_verdict(secret: Option<&Secret>, header: Option<&str>, body: &[u8]) -> String {
     let Some(header) = header else {
-        return "missing".into();
+        return "not sent".into();
     };
     let Some(secret) = secret else {
         return "not checked (no --secret)".into();
@@ -126,7 +126,21 @@ pub(crate) fn standard_verdict(
     body: &[u8],
 ) -> String {
     let (Some(id), Some(timestamp), Some(signature)) = (id, timestamp, signature) else {
-        return "missing".into();
+        // Standard Webhooks headers are sent only when a subscription asks
+        // for them: none is no failure; some without the others is.
+        let missing: Vec<&str> = [
+            (headers::WEBHOOK_ID, id),
+            (headers::WEBHOOK_TIMESTAMP, timestamp),
+            (headers::WEBHOOK_SIGNATURE, signature),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.is_none().then_some(name))
+        .collect();
+        return if missing.len() == 3 {
+            "not sent".into()
+        } else {
+            format!("incomplete: {} missing", missing.join(" and "))
+        };
     };
     let Some(key) = key else {
         return "not checked (no --whsec or --secret)".into();
@@ -141,5 +155,20 @@ pub(crate) fn standard_verdict(
     ) {
         Ok(()) => "ok".into(),
         Err(e) => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{hook_verdict, standard_verdict};
+
+    #[test]
+    fn headers_not_sent_are_no_failure_and_some_without_the_others_are() {
+        assert_eq!(hook_verdict(None, None, b"{}"), "not sent");
+        assert_eq!(standard_verdict(None, None, None, None, b"{}"), "not sent");
+        assert_eq!(
+            standard_verdict(None, Some("msg_1"), None, Some("v1,x"), b"{}"),
+            "incomplete: webhook-timestamp missing"
+        );
     }
 }

@@ -41,13 +41,17 @@ async fn relay(mut config: Config, args: RelayArgs) -> Outcome<ExitCode> {
         )?;
     }
     let signal = StopSignal::listen();
-    let name = std::env::var("THORN_REDIS_STORE").unwrap_or_else(|_| "default".into());
-    let store = super::subscriptions::open_store(&config, args.store, &name).await?;
+    let store = super::subscriptions::open_store(&config, &args.store).await?;
+    let matched_in = super::subscriptions::describe(&config, &args.store);
     let pool = thorn::postgres::connect(&config).await?;
     let outbox = Outbox::new(&config)?;
     let thorn = Thorn::builder().config(config).store(store).build()?;
     let relay = outbox.relay(pool, thorn.clone());
-    tracing::info!(backend = thorn.dispatcher().name(), "relaying the outbox");
+    tracing::info!(
+        backend = thorn.dispatcher().name(),
+        store = matched_in,
+        "relaying the outbox"
+    );
     signal.received().await;
     tracing::info!("signal received: stopping");
     let stats = relay.shutdown().await;

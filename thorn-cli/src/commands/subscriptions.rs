@@ -1,6 +1,7 @@
 //! `thorn subscriptions`: list, add, remove and show subscriptions in the
 //! configured store.
 
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -26,35 +27,62 @@ pub(crate) async fn run(config: Config, command: SubscriptionsCommand) -> Outcom
     }
 }
 
-/// The store `kind` names, with the Redis store `name`.
+/// The store `args` names.
 pub(crate) async fn open_store(
     config: &Config,
-    kind: StoreKind,
-    name: &str,
+    args: &StoreArgs,
 ) -> Outcome<Arc<dyn SubscriberStore>> {
-    match kind {
+    match args.store {
         StoreKind::Redis => {
             let options = RedisOptions::from_config(config)?;
-            Ok(Arc::new(RedisStore::new(&options, name)?))
+            Ok(Arc::new(RedisStore::new(&options, &args.store_name)?))
         }
         StoreKind::Postgres => {
             let pool = thorn::postgres::connect(config).await?;
             Ok(Arc::new(thorn::postgres::PgStore::new(pool, config).await?))
         }
-        StoreKind::File => {
-            let Some(path) = &config.subscribers_file else {
-                return Err(Failure::Usage(
-                    "--store file: THORN_SUBSCRIBERS names no file; set it, or use --store redis"
-                        .into(),
-                ));
-            };
-            Ok(Arc::new(MemoryStore::from_file(path)?))
-        }
+        StoreKind::File => Ok(Arc::new(MemoryStore::from_file(file_path(config)?)?)),
+    }
+}
+
+/// The file of `--store file`: THORN_SUBSCRIBERS.
+pub(crate) fn file_path(config: &Config) -> Outcome<&Path> {
+    config.subscribers_file.as_deref().ok_or_else(|| {
+        Failure::Usage(
+            "--store file: THORN_SUBSCRIBERS names no file; set it, or use --store redis".into(),
+        )
+    })
+}
+
+/// Which store `args` names, for people: `the Redis store "default" at
+/// redis://127.0.0.1:6379/` (never a password).
+pub(crate) fn describe(config: &Config, args: &StoreArgs) -> String {
+    let at = |setting: &thorn_core::config::Setting<String>| {
+        config
+            .get(setting)
+            .ok()
+            .and_then(|text| url::Url::parse(&text).ok())
+            .map_or_else(|| setting.name().to_owned(), |u| crate::output::url(&u))
+    };
+    match args.store {
+        StoreKind::Redis => format!(
+            "the Redis store {:?} at {}",
+            args.store_name,
+            at(&thorn_redis::settings::URL)
+        ),
+        StoreKind::Postgres => format!(
+            "the PostgreSQL store at {}",
+            at(&thorn::postgres::settings::URL)
+        ),
+        StoreKind::File => match &config.subscribers_file {
+            Some(path) => format!("the file store {}", path.display()),
+            None => "the file store (THORN_SUBSCRIBERS is unset)".into(),
+        },
     }
 }
 
 async fn store(config: &Config, args: &StoreArgs) -> Outcome<Arc<dyn SubscriberStore>> {
-    open_store(config, args.store, &args.store_name).await
+    open_store(config, args).await
 }
 
 fn read_only(args: &StoreArgs) -> Outcome {
