@@ -22,13 +22,14 @@ const LOOPBACK: (&str, &str) = (
     "allow_loopback,allow_any_port",
 );
 
-/// A loopback port free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The address a `serving metrics` log line names.
+fn served_at(line: &str) -> String {
+    let at = line.find("127.0.0.1:").expect("the line names the address");
+    let port: String = line[at + "127.0.0.1:".len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    format!("127.0.0.1:{port}")
 }
 
 /// The body of `GET /metrics` at `addr`.
@@ -65,19 +66,20 @@ async fn metrics_count_100_deliveries_of_which_10_fail() {
             .await
             .unwrap();
     }
-    let addr = format!("127.0.0.1:{}", free_port());
     let url = redis.url();
+    // Port 0: the worker binds a free port and names it.
     let mut worker = start(
         &[
             "worker",
             "--metrics-addr",
-            &addr,
+            "127.0.0.1:0",
             "--set",
             "THORN_RETRY=false",
         ],
         &[("THORN_REDIS_URL", &url), LOOPBACK],
     );
-    worker.stderr_until("serving metrics").await.unwrap();
+    let said = worker.stderr_until("serving metrics").await.unwrap();
+    let addr = served_at(said.lines().last().unwrap());
     assert_eq!(receiver.wait_for(100, Duration::from_secs(20)).await, 100);
     // An attempt is counted after its answer arrives, a dead letter once it
     // is settled: scrape until both ends are counted.

@@ -30,7 +30,7 @@ pub(crate) async fn run(config: Config, command: OutboxCommand) -> Outcome<ExitC
 
 async fn relay(mut config: Config, args: RelayArgs) -> Outcome<ExitCode> {
     if let Some(addr) = args.metrics_addr {
-        super::metrics::serve(addr)?;
+        super::metrics::serve(addr).await?;
     }
     if let Some(name) = &args.dispatcher {
         config = apply(

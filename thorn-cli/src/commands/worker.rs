@@ -26,7 +26,7 @@ const ACK_DEADLINE: Setting<Duration> = Setting::new(
 pub(crate) async fn run(config: Config, args: WorkerArgs) -> Outcome<ExitCode> {
     // The recorder goes in first: the worker's metrics register in it.
     if let Some(addr) = args.metrics_addr {
-        super::metrics::serve(addr)?;
+        super::metrics::serve(addr).await?;
     }
     let signal = StopSignal::listen();
     let worker = build(config, &args)?;
