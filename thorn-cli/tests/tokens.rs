@@ -87,48 +87,38 @@ async fn a_token_in_a_url_is_in_no_log_error_or_dead_letter() {
     no_token("the worker's log", &format!("{warned}{stderr}"));
 }
 
+/// `thorn send order.created` over a subscriptions file holding one
+/// subscription to `url`.
+async fn send_to(dir: &TempDir, name: &str, url: &str) -> support::Run {
+    let file = dir.file(
+        name,
+        json!([{"event": "order.*", "url": url, "secret": "k"}]).to_string(),
+    );
+    let out = thorn(
+        &[
+            "send",
+            "order.created",
+            "--data",
+            "{}",
+            "--subscribers",
+            &file,
+        ],
+        &[],
+    )
+    .await;
+    assert_ne!(out.code, 0, "{out:?}");
+    no_token("thorn send", &format!("{}{}", out.stdout, out.stderr));
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thorn_send_names_a_refused_url_without_its_token() {
     let dir = TempDir::new("tokens");
-    let subscribers = dir.file(
-        "subscribers.json",
-        json!([{"event": "order.*", "url": format!("http://127.0.0.1:9/hooks?token={TOKEN}"), "secret": "k"}])
-            .to_string(),
-    );
-    let out = thorn(
-        &[
-            "send",
-            "order.created",
-            "--data",
-            "{}",
-            "--subscribers",
-            &subscribers,
-        ],
-        &[],
-    )
-    .await;
-    assert_ne!(out.code, 0, "{out:?}");
+    let refused = format!("http://127.0.0.1:9/hooks?token={TOKEN}");
+    let out = send_to(&dir, "refused.json", &refused).await;
     assert!(out.stderr.contains("127.0.0.1:9/hooks"), "{out:?}");
-    no_token("thorn send", &format!("{}{}", out.stdout, out.stderr));
-    let bad = dir.file(
-        "bad.json",
-        json!([{"event": "order.*", "url": format!("ftp://u:pw@example.com/x?token={TOKEN}"), "secret": "k"}])
-            .to_string(),
-    );
-    let out = thorn(
-        &[
-            "send",
-            "order.created",
-            "--data",
-            "{}",
-            "--subscribers",
-            &bad,
-        ],
-        &[],
-    )
-    .await;
-    assert_ne!(out.code, 0, "{out:?}");
+    let bad = format!("ftp://u:pw@example.com/x?token={TOKEN}");
+    let out = send_to(&dir, "bad.json", &bad).await;
     assert!(out.stderr.contains("ftp://example.com/x"), "{out:?}");
-    no_token("thorn send", &format!("{}{}", out.stdout, out.stderr));
     assert!(!out.stderr.contains("pw@"), "{out:?}");
 }

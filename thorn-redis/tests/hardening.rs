@@ -17,6 +17,18 @@ use thorn_redis::keys::FIELD;
 use thorn_redis::{DeadLetters, RedisOptions};
 use thorn_testkit::receiver::Reply;
 
+/// Runs a worker until it delivered four deliveries and dead-lettered one,
+/// and says it did exactly that.
+async fn four_delivered_and_one_dead(config: &thorn_core::Config) -> RunningWorker {
+    let worker = RunningWorker::with_config(config.clone());
+    let stats = worker
+        .monitor
+        .wait_until(WAIT, |s| s.delivered >= 4 && s.dead >= 1)
+        .await;
+    assert_eq!((stats.delivered, stats.dead), (4, 1), "{stats:?}");
+    worker
+}
+
 /// How many entries of `stream` are pending in the group.
 async fn pending(c: &mut redis::aio::MultiplexedConnection, stream: &str) -> usize {
     let reply: redis::streams::StreamPendingReply = c.xpending(stream, "thorn").await.unwrap();
@@ -53,12 +65,7 @@ async fn an_attempt_count_at_its_end_is_tried_once_and_dead_lettered() {
             .unwrap();
     }
 
-    let worker = RunningWorker::with_config(config.clone());
-    let stats = worker
-        .monitor
-        .wait_until(WAIT, |s| s.delivered >= 4 && s.dead >= 1)
-        .await;
-    assert_eq!((stats.delivered, stats.dead), (4, 1), "{stats:?}");
+    let worker = four_delivered_and_one_dead(&config).await;
     assert_eq!(receiver.requests_on("/t").len(), 4);
     assert_eq!(
         receiver.requests_on("/poison").len(),
@@ -96,12 +103,7 @@ async fn a_delivery_whose_handling_panics_is_dead_lettered_and_the_others_go_on(
             .unwrap();
     }
     config.observers.push(Arc::new(PanicsOn("tick.boom")));
-    let worker = RunningWorker::with_config(config.clone());
-    let stats = worker
-        .monitor
-        .wait_until(WAIT, |s| s.delivered >= 4 && s.dead >= 1)
-        .await;
-    assert_eq!((stats.delivered, stats.dead), (4, 1), "{stats:?}");
+    let worker = four_delivered_and_one_dead(&config).await;
     worker.stop().await;
     assert_eq!(pending(&mut c, &keys.stream).await, 0, "nothing is pinned");
     let dead = DeadLetters::new(RedisOptions::from_config(&config).unwrap()).unwrap();
