@@ -1,6 +1,6 @@
 //! A token in a subscriber's URL never leaves the process: not in the
-//! worker's log, a dead letter's error (listed, shown, as JSON), nor in
-//! `thorn send`'s errors.
+//! worker's log or metrics, a dead letter's error (listed, shown, as
+//! JSON), nor in `thorn send`'s errors.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../../thorn-redis/tests/common/mod.rs"]
@@ -11,6 +11,7 @@ use common::{queue, subscribe, thorn as producer};
 use serde_json::json;
 use support::{TempDir, start, thorn};
 use thorn_core::Event;
+use thorn_testkit::client::{HeaderMap, Method, request};
 
 const TOKEN: &str = "SeCrEtToKeN";
 
@@ -18,8 +19,22 @@ fn no_token(what: &str, text: &str) {
     assert!(!text.contains(TOKEN), "{what} shows the token:\n{text}");
 }
 
+/// The metrics the worker whose `serving metrics` line is in `said`
+/// serves.
+async fn scrape(said: &str) -> String {
+    let line = said.lines().last().unwrap();
+    let at = line.find("127.0.0.1:").unwrap();
+    let port: String = line[at + "127.0.0.1:".len()..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let addr = format!("127.0.0.1:{port}").parse().unwrap();
+    let answer = request(addr, Method::GET, "/metrics", &HeaderMap::new(), "").await;
+    String::from_utf8_lossy(&answer.body).into_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_in_a_url_is_in_no_log_error_or_dead_letter() {
+async fn a_token_in_a_url_is_in_no_log_error_metric_or_dead_letter() {
     let (redis, receiver, config) = queue().await;
     let url = redis.url();
     let producer = producer(config.clone());
@@ -31,16 +46,24 @@ async fn a_token_in_a_url_is_in_no_log_error_or_dead_letter() {
         .send(Event::new("order.created", json!({"id": 1})).unwrap())
         .await
         .unwrap();
-    let mut worker = start(&["worker"], &[("THORN_REDIS_URL", &url)]);
+    let mut worker = start(
+        &["worker", "--metrics-addr", "127.0.0.1:0"],
+        &[("THORN_REDIS_URL", &url)],
+    );
+    let serving = worker.stderr_until("serving metrics").await.unwrap();
     let warned = worker
         .stderr_until("delivery moved to the dead letters")
         .await
         .unwrap();
     assert!(warned.contains("/hooks"), "{warned}");
+    // The attempt is counted before its delivery is filed and warned of.
+    let metrics = scrape(&serving).await;
+    assert!(metrics.contains("thorn_refused_total 1"), "{metrics}");
+    no_token("the metrics", &metrics);
     worker.terminate().unwrap();
     let (ok, stderr) = worker.exit().await.unwrap();
     assert!(ok, "{stderr}");
-    no_token("the worker's log", &stderr);
+    no_token("the worker's log", &format!("{serving}{warned}{stderr}"));
     assert!(receiver.is_empty());
 
     let vars = [("THORN_REDIS_URL", url.as_str())];
