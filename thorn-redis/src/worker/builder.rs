@@ -134,6 +134,7 @@ impl WorkerBuilder {
             u32::try_from(concurrency * ENTRIES_PER_DELIVERY_SLOT).unwrap_or(u32::MAX >> 4);
         Ok(Worker {
             shared: Arc::new(Shared {
+                circuits: super::circuits::SharedCircuits::new(&options.queue, self.config.breaker),
                 keys: options.keys(),
                 options,
                 consumer,

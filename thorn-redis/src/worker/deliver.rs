@@ -10,13 +10,14 @@ use std::time::Duration;
 use std::panic::AssertUnwindSafe;
 
 use futures_util::FutureExt as _;
-use thorn_core::{ShownUrl, Status};
+use thorn_core::breaker::Admission;
+use thorn_core::{Outcome, ShownUrl, Status};
 use thorn_http::{Attempt, Verdict, group_by_subscription};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
-use super::Shared;
 use super::backoff::now_ms;
+use super::{Shared, circuits};
 use crate::entry::{self, QueuedDelivery};
 use crate::lanes::Turn;
 
@@ -50,6 +51,9 @@ pub(super) struct Done {
     pub(super) item: QueuedDelivery,
     pub(super) attempt: Attempt,
     pub(super) status: Status,
+    /// For a [`Status::Deferred`] delivery: when its circuit lets a probe
+    /// through (Unix ms).
+    pub(super) until: u64,
 }
 
 pub(super) struct DeadItem {
@@ -127,6 +131,19 @@ pub(super) async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<Done> {
     let policy = shared.config.retry;
     let mut done = Vec::with_capacity(lane.items.len());
     for item in lane.items {
+        let sub = item.delivery.subscriber.id;
+        let admission = circuits::admit(&shared, sub).await;
+        if let Admission::Defer { until } = admission {
+            let mut outcome = Outcome::new(&item.delivery, Status::Deferred);
+            shared.recorder.defer(&mut outcome, until);
+            done.push(Done {
+                item,
+                attempt: unreachable_attempt(),
+                status: Status::Deferred,
+                until,
+            });
+            continue;
+        }
         // The count comes from Redis: it may be anything.
         let n = item.attempts.saturating_add(1);
         let span = shared.recorder.span(&item.delivery);
@@ -156,10 +173,19 @@ pub(super) async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<Done> {
                 (panicked_attempt(&reason), Status::Failed)
             }
         };
+        let probe = admission == Admission::Probe;
+        if let Some(transition) = circuits::record(&shared, sub, probe, &attempt).await {
+            shared.recorder.circuit(
+                &item.delivery.subscriber,
+                transition,
+                shared.circuits.open_count(),
+            );
+        }
         done.push(Done {
             item,
             attempt,
             status,
+            until: 0,
         });
     }
     if let Some(turn) = lane.turn {
@@ -175,9 +201,17 @@ pub(super) fn file(shared: &Shared, filed: &mut Filed, done: Done) {
         item,
         attempt,
         status,
+        until,
     } = done;
     let n = item.attempts.saturating_add(1);
     match status {
+        Status::Deferred => {
+            // No attempt was made: none is counted.
+            filed
+                .retries
+                .push((until, entry::encode_one(&item.delivery, item.attempts)));
+            shared.counters.add(|c| &c.deferred, 1);
+        }
         Status::Delivered => {
             filed.delivered += 1;
             shared.counters.add(|c| &c.delivered, 1);

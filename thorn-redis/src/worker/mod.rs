@@ -23,6 +23,7 @@ use crate::options::{Connection, RedisOptions};
 mod background;
 mod backoff;
 mod builder;
+mod circuits;
 mod deliver;
 mod group;
 mod outage;
@@ -146,6 +147,8 @@ struct Shared {
     subscribers: entry::SubscriberCache,
     /// Reports each attempt: observers, tracing, metrics.
     recorder: AttemptRecorder,
+    /// The subscriptions' circuits, shared through Redis.
+    circuits: circuits::SharedCircuits,
 }
 
 impl Shared {

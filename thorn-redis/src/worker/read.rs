@@ -39,6 +39,12 @@ pub(super) async fn read(
             detail,
         )))
     })?;
+    if !entries.is_empty() {
+        // What other workers opened (or closed) applies to these entries.
+        if let Err(e) = super::circuits::refresh(shared).await {
+            tracing::warn!(error = %e, "reading the open circuits failed; using what was read before");
+        }
+    }
     spawn_entries(shared, entries, permits, tasks);
     Ok(())
 }

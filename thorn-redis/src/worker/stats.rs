@@ -21,6 +21,10 @@ pub struct WorkerStats {
     pub retried: u64,
     /// Deliveries (or malformed entries) moved to the dead letters.
     pub dead: u64,
+    /// Deliveries not attempted because their subscription's circuit was
+    /// open: back to the delayed set, due when a probe may go through,
+    /// their attempt count unchanged.
+    pub deferred: u64,
     /// Entries reclaimed from workers that stopped answering, or recovered
     /// from this worker's own pending list (a read whose reply was lost).
     pub reclaimed: u64,
@@ -98,6 +102,7 @@ pub(super) struct Counters {
     pub(super) delivered: AtomicU64,
     pub(super) retried: AtomicU64,
     pub(super) dead: AtomicU64,
+    pub(super) deferred: AtomicU64,
     pub(super) reclaimed: AtomicU64,
     pub(super) read_errors: AtomicU64,
     pub(super) consumers_removed: AtomicU64,
@@ -125,6 +130,7 @@ impl Counters {
             delivered: self.delivered.load(Ordering::SeqCst),
             retried: self.retried.load(Ordering::SeqCst),
             dead: self.dead.load(Ordering::SeqCst),
+            deferred: self.deferred.load(Ordering::SeqCst),
             reclaimed: self.reclaimed.load(Ordering::SeqCst),
             read_errors: self.read_errors.load(Ordering::SeqCst),
             consumers_removed: self.consumers_removed.load(Ordering::SeqCst),
