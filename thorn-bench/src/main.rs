@@ -40,6 +40,7 @@ mod lane_rows;
 mod outbox_rows;
 mod pg_store_rows;
 mod ratio;
+mod redis_isolation_rows;
 mod redis_rows;
 
 use ratio::Ratios;
@@ -240,7 +241,8 @@ async fn main() {
     // "thorn default", "thorn-http only", "thorn default lane" (one ordered
     // lane beside bare hyper at c=1), "thorn redis e2e", "thorn redis
     // enqueue" (the enqueue and drain rows of "redis"), "thorn outbox", or
-    // "thorn isolation" (one bad receiver among healthy ones).
+    // "thorn isolation" and "thorn redis isolation" (one bad receiver
+    // among healthy ones).
     let only = std::env::var("THORN_BENCH_ONLY").ok();
     if let Some(only) = &only {
         scenarios.retain(|s| s.name == only.as_str());
@@ -332,6 +334,12 @@ async fn main() {
     if matches!(only.as_deref(), None | Some("thorn isolation")) {
         println!();
         isolation_rows::isolation_paired(&receiver, pairs).await;
+    }
+    if matches!(only.as_deref(), None | Some("thorn redis isolation")) {
+        if let Some(redis) = redis_server().await {
+            println!();
+            redis_isolation_rows::redis_isolation_paired(&redis, pairs).await;
+        }
     }
     if matches!(only.as_deref(), None | Some("thorn outbox")) {
         let all = vec![thorn_default(&receiver).await];
