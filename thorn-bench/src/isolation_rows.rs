@@ -28,54 +28,85 @@ const HEALTHY: usize = 9;
 
 /// How the bad receiver behaves.
 #[derive(Clone, Copy, Debug)]
-enum Bad {
+pub(crate) enum Bad {
     Hangs,
     Fails,
 }
 
-/// Prints the isolation rows of `"default"`, `pairs` pairs each.
-pub(crate) async fn isolation_paired(receiver: &MockReceiver, pairs: usize) {
-    let window = Duration::from_secs_f64(
+impl Bad {
+    /// A receiver that behaves so (`with_bad`), or a healthy one.
+    pub(crate) async fn receiver(self, with_bad: bool) -> MockReceiver {
+        let receiver = MockReceiver::start().await.unwrap();
+        if with_bad {
+            receiver.otherwise(match self {
+                Bad::Hangs => Reply::hang(),
+                Bad::Fails => Reply::status(500),
+            });
+        }
+        receiver
+    }
+}
+
+/// The length of a round (`THORN_BENCH_ISOLATION_WINDOW`, seconds).
+fn window() -> Duration {
+    Duration::from_secs_f64(
         std::env::var("THORN_BENCH_ISOLATION_WINDOW")
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(8.0),
-    );
+    )
+}
+
+/// Runs `pairs` pairs of rounds for each bad behaviour, a round being
+/// `round(bad, with_bad, window, k)` (the healthy rate and the bad
+/// receiver's requests; `k` counts rounds from 1), and prints them and
+/// the median ratio as `name`'s rows.
+pub(crate) async fn paired<F, Fut>(name: &str, pairs: usize, mut round: F)
+where
+    F: FnMut(Bad, bool, Duration, usize) -> Fut,
+    Fut: std::future::Future<Output = (f64, usize)>,
+{
+    let window = window();
+    let mut k = 0;
     for bad in [Bad::Hangs, Bad::Fails] {
         let mut ratios = Ratios::default();
         let mut bad_requests = Vec::new();
-        for round in 1..=pairs.max(1) {
-            let (healthy, _) = round_rate(receiver, None, bad, window).await;
-            let (with_bad, requests) = round_rate(receiver, Some(()), bad, window).await;
+        for n in 1..=pairs.max(1) {
+            k += 1;
+            let (healthy, _) = round(bad, false, window, k).await;
+            k += 1;
+            let (with_bad, requests) = round(bad, true, window, k).await;
             println!(
-                "round {round} thorn default, one receiver {bad:?}: healthy {with_bad:>8.0}/s against {healthy:>8.0}/s all healthy; the bad receiver got {requests} requests"
+                "round {n} {name}, one receiver {bad:?}: healthy {with_bad:>8.0}/s against {healthy:>8.0}/s all healthy; the bad receiver got {requests} requests"
             );
             ratios.push(with_bad, healthy);
             bad_requests.push(requests);
         }
         println!(
-            "thorn default, one receiver of ten {bad:?}, healthy deliveries / all healthy, {:.0} s windows, paired rounds: {}; bad receiver's requests per round {bad_requests:?}",
+            "{name}, one receiver of ten {bad:?}, healthy deliveries / all healthy, {:.0} s windows, paired rounds: {}; bad receiver's requests per round {bad_requests:?}",
             window.as_secs_f64(),
             ratios.summary()
         );
     }
 }
 
+/// Prints the isolation rows of `"default"`, `pairs` pairs each.
+pub(crate) async fn isolation_paired(receiver: &MockReceiver, pairs: usize) {
+    paired("thorn default", pairs, |bad, with_bad, window, _| {
+        round_rate(receiver, with_bad, bad, window)
+    })
+    .await;
+}
+
 /// One round: the healthy deliveries per second, and how many requests
 /// the bad receiver got (`with_bad` set: it misbehaves as `bad` says).
 async fn round_rate(
     healthy: &MockReceiver,
-    with_bad: Option<()>,
+    with_bad: bool,
     bad: Bad,
     window: Duration,
 ) -> (f64, usize) {
-    let other = MockReceiver::start().await.unwrap();
-    if with_bad.is_some() {
-        other.otherwise(match bad {
-            Bad::Hangs => Reply::hang(),
-            Bad::Fails => Reply::status(500),
-        });
-    }
+    let other = bad.receiver(with_bad).await;
     let mut config = Config::from_env().unwrap();
     config.dispatcher = "default".into();
     config.recipients = RecipientPolicy::allow_loopback_any_port();
@@ -125,7 +156,8 @@ async fn round_rate(
     (rate, other.len())
 }
 
-async fn subscribe(thorn: &Thorn, url: &str) {
+/// Subscribes `url` to `order.*`.
+pub(crate) async fn subscribe(thorn: &Thorn, url: &str) {
     thorn
         .subscribe(Subscriber::builder("order.*", url, SECRET).build().unwrap())
         .await

@@ -13,54 +13,24 @@
 use std::time::{Duration, Instant};
 
 use thorn::redis::Worker;
-use thorn::{Config, Event, RecipientPolicy, Subscriber, Thorn};
-use thorn_testkit::receiver::{MockReceiver, Reply};
+use thorn::{Config, Event, RecipientPolicy, Thorn};
+use thorn_testkit::receiver::MockReceiver;
 use thorn_testkit::redis_server::RedisServer;
 
-use crate::ratio::Ratios;
-use crate::{SECRET, data};
+use crate::data;
+use crate::isolation_rows::{Bad, paired, subscribe};
 
 /// Events per round.
 const EVENTS: usize = 3_000;
 /// Healthy subscriptions besides the one that may be bad.
 const HEALTHY: usize = 9;
 
-/// How the bad receiver behaves.
-#[derive(Clone, Copy, Debug)]
-enum Bad {
-    Hangs,
-    Fails,
-}
-
 /// Prints the isolation rows of `"redis"`, `pairs` pairs each.
 pub(crate) async fn redis_isolation_paired(redis: &RedisServer, pairs: usize) {
-    let window = Duration::from_secs_f64(
-        std::env::var("THORN_BENCH_ISOLATION_WINDOW")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(8.0),
-    );
-    let mut queue = 0;
-    for bad in [Bad::Hangs, Bad::Fails] {
-        let mut ratios = Ratios::default();
-        let mut bad_requests = Vec::new();
-        for round in 1..=pairs.max(1) {
-            queue += 1;
-            let (healthy, _) = round_rate(redis, queue, None, bad, window).await;
-            queue += 1;
-            let (with_bad, requests) = round_rate(redis, queue, Some(()), bad, window).await;
-            println!(
-                "round {round} thorn redis, one receiver {bad:?}: healthy {with_bad:>8.0}/s against {healthy:>8.0}/s all healthy; the bad receiver got {requests} requests"
-            );
-            ratios.push(with_bad, healthy);
-            bad_requests.push(requests);
-        }
-        println!(
-            "thorn redis, one receiver of ten {bad:?}, healthy deliveries / all healthy, {:.0} s windows at most, paired rounds: {}; bad receiver's requests per round {bad_requests:?}",
-            window.as_secs_f64(),
-            ratios.summary()
-        );
-    }
+    paired("thorn redis", pairs, |bad, with_bad, window, k| {
+        round_rate(redis, k, with_bad, bad, window)
+    })
+    .await;
 }
 
 /// One round on a queue of its own: the healthy deliveries per second,
@@ -68,18 +38,12 @@ pub(crate) async fn redis_isolation_paired(redis: &RedisServer, pairs: usize) {
 async fn round_rate(
     redis: &RedisServer,
     queue: usize,
-    with_bad: Option<()>,
+    with_bad: bool,
     bad: Bad,
     window: Duration,
 ) -> (f64, usize) {
     let healthy = MockReceiver::start().await.unwrap();
-    let other = MockReceiver::start().await.unwrap();
-    if with_bad.is_some() {
-        other.otherwise(match bad {
-            Bad::Hangs => Reply::hang(),
-            Bad::Fails => Reply::status(500),
-        });
-    }
+    let other = bad.receiver(with_bad).await;
     let mut config = Config::from_env().unwrap();
     config.dispatcher = "redis".into();
     config.recipients = RecipientPolicy::allow_loopback_any_port();
@@ -113,11 +77,4 @@ async fn round_rate(
     stop.shutdown();
     let _ = running.await;
     (got as f64 / elapsed.as_secs_f64(), other.len())
-}
-
-async fn subscribe(thorn: &Thorn, url: &str) {
-    thorn
-        .subscribe(Subscriber::builder("order.*", url, SECRET).build().unwrap())
-        .await
-        .unwrap();
 }

@@ -71,22 +71,42 @@ async fn write_all(pool: &sqlx::PgPool, outbox: &Outbox, half: usize) -> (Vec<u6
     (committed, rolled_back)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_committed_event_arrives_through_a_killed_relay_and_a_restart() {
+/// A private PostgreSQL migrated by `thorn migrate`; the variables that
+/// name it (loopback receivers allowed, relays polling every 200 ms, and
+/// `extra`), a config of them and a pool.
+async fn migrated(
+    extra: &[(&'static str, &'static str)],
+) -> (
+    PostgresServer,
+    Vec<(&'static str, String)>,
+    Config,
+    sqlx::PgPool,
+) {
     let pg = PostgresServer::start().await.expect("PostgreSQL starts");
-    let url = pg.url();
-    let vars = [
-        ("THORN_PG_URL", url.as_str()),
+    let mut vars = vec![
+        ("THORN_PG_URL", pg.url()),
         (
             "THORN_RECIPIENT_VALIDATORS",
-            "allow_loopback,allow_any_port",
+            "allow_loopback,allow_any_port".to_owned(),
         ),
-        ("THORN_OUTBOX_BATCH", BATCH),
-        ("THORN_OUTBOX_POLL", "200ms"),
+        ("THORN_OUTBOX_POLL", "200ms".to_owned()),
     ];
-    assert_eq!(thorn(&["migrate"], &vars).await.ok().trim(), "migrated");
-    let config = Config::from_vars(vars).unwrap();
+    vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let borrowed = as_vars(&vars);
+    assert_eq!(thorn(&["migrate"], &borrowed).await.ok().trim(), "migrated");
+    let config = Config::from_vars(borrowed).unwrap();
     let pool = thorn::postgres::connect(&config).await.unwrap();
+    (pg, vars, config, pool)
+}
+
+fn as_vars<'a>(owned: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    owned.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_committed_event_arrives_through_a_killed_relay_and_a_restart() {
+    let (pg, owned, config, pool) = migrated(&[("THORN_OUTBOX_BATCH", BATCH)]).await;
+    let vars = as_vars(&owned);
     let store = PgStore::new(pool.clone(), &config).await.unwrap();
     let receiver = MockReceiver::start().await.unwrap();
     let sub = Subscriber::builder("order.*", receiver.url("/orders"), "k")
@@ -178,19 +198,8 @@ async fn every_committed_event_arrives_through_a_killed_relay_and_a_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_whose_delete_fails_says_the_outbox_failed() {
-    let pg = PostgresServer::start().await.expect("PostgreSQL starts");
-    let url = pg.url();
-    let vars = [
-        ("THORN_PG_URL", url.as_str()),
-        (
-            "THORN_RECIPIENT_VALIDATORS",
-            "allow_loopback,allow_any_port",
-        ),
-        ("THORN_OUTBOX_POLL", "200ms"),
-    ];
-    assert_eq!(thorn(&["migrate"], &vars).await.ok().trim(), "migrated");
-    let config = Config::from_vars(vars).unwrap();
-    let pool = thorn::postgres::connect(&config).await.unwrap();
+    let (_pg, owned, config, pool) = migrated(&[]).await;
+    let vars = as_vars(&owned);
     // Every DELETE from the outbox fails, after the batch was handed over.
     sqlx::raw_sql(
         "CREATE FUNCTION thorn.refuse_delete() RETURNS trigger LANGUAGE plpgsql AS $$ \
@@ -219,7 +228,7 @@ async fn a_relay_whose_delete_fails_says_the_outbox_failed() {
         .unwrap();
     tx.commit().await.unwrap();
 
-    let mut relay = start(&["outbox", "relay"], &vars);
+    let mut relay = start(&["outbox", "relay", "--store", "postgres"], &vars);
     let said = relay
         .stderr_until("relaying outbox events failed")
         .await
