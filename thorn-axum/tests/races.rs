@@ -80,7 +80,6 @@ async fn the_limit_holds(http: &Http, store: &dyn SubscriberStore) {
 /// A rotation and a change sent at once: each that answered 200 is in
 /// the stored subscription; the other answered 409.
 async fn rotation_and_change_both_hold(http: &Http, store: &dyn SubscriberStore) {
-    let mut both_kept = 0;
     for round in 0..ROUNDS {
         let id = id_of(&create(http, "rita", &format!("rotate{round}")).await);
         let before = store.get(id).await.unwrap().unwrap();
@@ -130,16 +129,11 @@ async fn rotation_and_change_both_hold(http: &Http, store: &dyn SubscriberStore)
             rotated.status == StatusCode::OK || patched.status == StatusCode::OK,
             "round {round}: one of the two goes through: {rotated:?} {patched:?}"
         );
-        if rotated.status == StatusCode::OK && patched.status == StatusCode::OK {
-            both_kept += 1;
-        }
         let expected = 1
             + u64::from(rotated.status == StatusCode::OK)
             + u64::from(patched.status == StatusCode::OK);
         assert_eq!(after.revision, expected, "round {round}");
     }
-    // Not asserted: how often both went through depends on scheduling.
-    let _ = both_kept;
 }
 
 /// A removal and a change sent at once: a removal that answered 204 stays

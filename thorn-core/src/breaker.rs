@@ -35,9 +35,17 @@
 //! assert_eq!(circuit.admit(&policy, until + 6), Admission::Pass);
 //! ```
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
+
+/// Now, in Unix milliseconds: the clock circuits are kept by.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
 
 /// When a circuit opens and for how long (`THORN_BREAKER_*`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

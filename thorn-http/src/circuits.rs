@@ -6,9 +6,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use thorn_core::breaker::{Admission, BreakerPolicy, Circuit, Transition};
+use thorn_core::breaker::{Admission, BreakerPolicy, Circuit, Transition, now_ms};
 use uuid::Uuid;
 
 use crate::attempt::{Attempt, Verdict};
@@ -61,10 +59,25 @@ impl Circuits {
         self.open.load(Ordering::Relaxed)
     }
 
+    /// Whether no circuit needs looking at: the breaker is off, or no
+    /// subscription failed lately.
+    fn quiet(&self) -> bool {
+        !self.policy.enabled || self.tracked.load(Ordering::Acquire) == 0
+    }
+
+    /// Whether a delivery to subscription `id` may be attempted now: see
+    /// [`Circuit::admit`]. Reads no clock while all is well.
+    pub fn admit_now(&self, id: Uuid) -> Admission {
+        if self.quiet() {
+            return Admission::Pass;
+        }
+        self.admit(id, now_ms())
+    }
+
     /// Whether a delivery to subscription `id` may be attempted at `now`
     /// (Unix ms): see [`Circuit::admit`].
     pub fn admit(&self, id: Uuid, now: u64) -> Admission {
-        if !self.policy.enabled || self.tracked.load(Ordering::Acquire) == 0 {
+        if self.quiet() {
             return Admission::Pass;
         }
         let mut circuits = self.lock();
@@ -77,7 +90,7 @@ impl Circuits {
     /// Records whether an attempt to subscription `id` succeeded, at `now`
     /// (Unix ms); the transition it made, if any.
     pub fn record(&self, id: Uuid, success: bool, now: u64) -> Option<Transition> {
-        if !self.policy.enabled || success && self.tracked.load(Ordering::Acquire) == 0 {
+        if !self.policy.enabled || success && self.quiet() {
             return None;
         }
         let mut circuits = self.lock();
@@ -108,9 +121,13 @@ impl Circuits {
     }
 
     /// Records an attempt's result, if it says anything of the receiver's
-    /// health ([`signal`]), at the current time.
+    /// health ([`signal`]), at the current time. Takes no lock and reads no
+    /// clock for a success while all is well.
     pub fn record_attempt(&self, id: Uuid, attempt: &Attempt) -> Option<Transition> {
         let success = signal(attempt)?;
+        if success && self.quiet() {
+            return None;
+        }
         self.record(id, success, now_ms())
     }
 
@@ -129,12 +146,4 @@ pub fn signal(attempt: &Attempt) -> Option<bool> {
         return None;
     }
     Some(attempt.verdict != Verdict::Retryable)
-}
-
-/// Now, in Unix milliseconds.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }

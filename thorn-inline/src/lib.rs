@@ -48,7 +48,6 @@ use thorn_core::{
     Batch, Config, Delivery, Dispatcher, Outcome, Registry, Report, Result, RetryPolicy, Status,
     async_trait,
 };
-use thorn_http::circuits::now_ms;
 use thorn_http::{AttemptRecorder, Circuits, HttpClient, group_by_subscription};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
@@ -145,7 +144,7 @@ impl Inline {
         let id = delivery.subscriber.id;
         for n in 1..=max {
             // An open circuit answers at once: no attempt, no wait.
-            if let Admission::Defer { until } = self.circuits.admit(id, now_ms()) {
+            if let Admission::Defer { until } = self.circuits.admit_now(id) {
                 self.recorder.defer(&mut outcome, until);
                 break;
             }

@@ -5,12 +5,13 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
-/// A script that checks its keys' types first (`guard.lua`), then runs.
-macro_rules! guarded_script {
-    ($file:literal) => {
+/// A script that starts with the Lua functions of `$prelude` (say,
+/// `guard.lua`, the key checks before a first write), then runs `$file`.
+macro_rules! script_after {
+    ($prelude:literal, $file:literal) => {
         LazyLock::new(|| {
             Script::new(concat!(
-                include_str!("scripts/guard.lua"),
+                include_str!(concat!("scripts/", $prelude)),
                 include_str!(concat!("scripts/", $file))
             ))
         })
@@ -18,9 +19,9 @@ macro_rules! guarded_script {
 }
 
 /// Acknowledges an entry, files its retries and dead letters, deletes it.
-pub(crate) static SETTLE: LazyLock<Script> = guarded_script!("settle.lua");
+pub(crate) static SETTLE: LazyLock<Script> = script_after!("guard.lua", "settle.lua");
 /// Moves due retries back to the stream.
-pub(crate) static PROMOTE: LazyLock<Script> = guarded_script!("promote.lua");
+pub(crate) static PROMOTE: LazyLock<Script> = script_after!("guard.lua", "promote.lua");
 /// Keeps a live worker's entries from being reclaimed.
 pub(crate) static HEARTBEAT: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/heartbeat.lua")));
@@ -31,24 +32,16 @@ pub(crate) static RECOVER: LazyLock<Script> =
 pub(crate) static PRUNE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/prune.lua")));
 /// Moves a dead letter back to the stream.
-pub(crate) static REPLAY: LazyLock<Script> = guarded_script!("replay.lua");
-/// A store script: the shared helpers, then the script itself.
-macro_rules! store_script {
-    ($file:literal) => {
-        LazyLock::new(|| {
-            Script::new(concat!(
-                include_str!("scripts/store_lib.lua"),
-                include_str!(concat!("scripts/", $file))
-            ))
-        })
-    };
-}
+pub(crate) static REPLAY: LazyLock<Script> = script_after!("guard.lua", "replay.lua");
 
 /// Adds or replaces a subscription.
-pub(crate) static STORE_PUT: LazyLock<Script> = store_script!("store_put.lua");
+pub(crate) static STORE_PUT: LazyLock<Script> = script_after!("store_lib.lua", "store_put.lua");
 /// Adds a new subscription within its owner's limit.
-pub(crate) static STORE_CREATE: LazyLock<Script> = store_script!("store_create.lua");
+pub(crate) static STORE_CREATE: LazyLock<Script> =
+    script_after!("store_lib.lua", "store_create.lua");
 /// Changes a subscription still at the revision it was read at.
-pub(crate) static STORE_UPDATE: LazyLock<Script> = store_script!("store_update.lua");
+pub(crate) static STORE_UPDATE: LazyLock<Script> =
+    script_after!("store_lib.lua", "store_update.lua");
 /// Removes a subscription.
-pub(crate) static STORE_REMOVE: LazyLock<Script> = store_script!("store_remove.lua");
+pub(crate) static STORE_REMOVE: LazyLock<Script> =
+    script_after!("store_lib.lua", "store_remove.lua");

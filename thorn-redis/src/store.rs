@@ -154,13 +154,11 @@ impl RedisStore {
             .map_err(|e| self.conn.err(e))
     }
 
-    /// `sub` as it is stored: validated, as JSON (its revision is kept
-    /// apart).
+    /// `sub` as it is stored: validated, as JSON. The revision it may
+    /// carry is not read back: the revisions hash is the one that counts.
     fn stored_json(sub: &Subscriber) -> Result<Vec<u8>> {
         sub.validate()?;
-        let mut sub = sub.clone();
-        sub.revision = 0;
-        serde_json::to_vec(&sub).map_err(|e| {
+        serde_json::to_vec(sub).map_err(|e| {
             Error::Core(thorn_core::Error::Store {
                 retryable: false,
                 source: e.into(),

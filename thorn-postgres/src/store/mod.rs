@@ -49,6 +49,10 @@ pub struct PgStore {
     stop: CancellationToken,
 }
 
+/// One lock per table and owner (`$1`, `$2`), held by the transaction
+/// that counts an owner's subscriptions and adds one.
+const LOCK_OWNER: &str = "SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))";
+
 /// What the store and its listener share.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -61,7 +65,6 @@ pub(crate) struct Shared {
     upsert: String,
     insert: String,
     update: String,
-    lock_owner: String,
     count_owner: String,
     /// The subscriptions table, qualified.
     table: String,
@@ -93,9 +96,6 @@ impl PgStore {
             upsert: rows::upsert_sql(&subs),
             insert: rows::insert_sql(&subs),
             update: rows::update_sql(&subs),
-            // One lock per owner and table, held by the transaction that
-            // counts an owner's subscriptions and adds one.
-            lock_owner: "SELECT pg_advisory_xact_lock(hashtextextended($1 || ' ' || $2, 0))".into(),
             count_owner: format!("SELECT count(*) FROM {subs} WHERE owner = $1"),
             table: subs.clone(),
             delete: format!("DELETE FROM {subs} WHERE id = $1"),
@@ -217,7 +217,7 @@ impl SubscriberStore for PgStore {
         let shared = &self.shared;
         let mut tx = shared.pool.begin().await.map_err(db)?;
         if let (Some(limit), Some(owner)) = (max_per_owner, subscriber.owner.as_deref()) {
-            sqlx::query(&shared.lock_owner)
+            sqlx::query(LOCK_OWNER)
                 .bind(&shared.table)
                 .bind(owner)
                 .execute(&mut *tx)

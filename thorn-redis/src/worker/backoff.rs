@@ -1,6 +1,6 @@
 //! Backoff between Redis errors, and the clock retries are scored by.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 /// Exponential backoff with jitter, 100 ms to 5 s, for Redis errors.
 #[derive(Debug)]
@@ -30,12 +30,7 @@ impl Backoff {
 }
 
 /// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(crate) use thorn_core::breaker::now_ms;
 
 #[cfg(test)]
 mod tests {

@@ -16,23 +16,29 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use redis::AsyncCommands as _;
-use thorn_core::breaker::{Admission, BreakerPolicy, Transition};
+use thorn_core::breaker::{Admission, BreakerPolicy, Transition, now_ms};
 use thorn_http::Circuits;
-use thorn_http::circuits::{now_ms, signal};
+use thorn_http::circuits::signal;
 use uuid::Uuid;
 
 use super::Shared;
 use crate::error::Result;
+
+/// The open circuits as last read: subscription → (until, openings).
+type OpenCircuits = HashMap<Uuid, (u64, u32)>;
 
 /// A worker's view of the queue's circuits, and its own failure counts.
 pub(super) struct SharedCircuits {
     pub(super) key: String,
     probe_prefix: String,
     local: Circuits,
-    /// The open circuits as last read: subscription → (until, openings).
-    open: Mutex<HashMap<Uuid, (u64, u32)>>,
+    open: Mutex<OpenCircuits>,
+    /// Whether `open` holds any: while none is open, admitting a delivery
+    /// takes no lock.
+    any_open: AtomicBool,
 }
 
 impl SharedCircuits {
@@ -42,6 +48,7 @@ impl SharedCircuits {
             probe_prefix: format!("thorn:{{{queue}}}:probe:"),
             local: Circuits::new(policy),
             open: Mutex::new(HashMap::new()),
+            any_open: AtomicBool::new(false),
         }
     }
 
@@ -49,8 +56,23 @@ impl SharedCircuits {
         self.local.policy()
     }
 
-    fn view(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (u64, u32)>> {
+    fn view(&self) -> std::sync::MutexGuard<'_, OpenCircuits> {
         self.open.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Changes the view of the open circuits.
+    fn change(&self, f: impl FnOnce(&mut OpenCircuits)) {
+        let mut open = self.view();
+        f(&mut open);
+        self.any_open.store(!open.is_empty(), Ordering::Release);
+    }
+
+    /// The open circuit of `sub`, as last read.
+    fn seen(&self, sub: Uuid) -> Option<(u64, u32)> {
+        if !self.any_open.load(Ordering::Acquire) {
+            return None;
+        }
+        self.view().get(&sub).copied()
     }
 
     /// How many circuits are open, as last read.
@@ -70,11 +92,11 @@ pub(super) async fn refresh(shared: &Shared) -> Result<()> {
         .hgetall(&circuits.key)
         .await
         .map_err(|e| shared.conn.err(e))?;
-    let open = all
+    let read: OpenCircuits = all
         .into_iter()
         .filter_map(|(id, value)| Some((Uuid::parse_str(&id).ok()?, parse(&value)?)))
         .collect();
-    *circuits.view() = open;
+    circuits.change(|open| *open = read);
     Ok(())
 }
 
@@ -86,24 +108,16 @@ fn parse(value: &str) -> Option<(u64, u32)> {
 /// Whether a delivery to `sub` may be attempted now.
 pub(super) async fn admit(shared: &Shared, sub: Uuid) -> Admission {
     let circuits = &shared.circuits;
-    if !circuits.policy().enabled {
-        return Admission::Pass;
-    }
-    let now = now_ms();
-    let seen = circuits.view().get(&sub).copied();
-    let Some((until, _)) = seen else {
+    let Some((until, _)) = circuits.seen(sub) else {
         return Admission::Pass;
     };
+    let now = now_ms();
     if now < until {
         return Admission::Defer { until };
     }
     let cool_down = circuits.policy().cool_down;
-    let probe_wait = now.saturating_add(cool_down.as_millis() as u64);
-    let claimed: redis::RedisResult<Option<String>> = async {
-        let mut conn = shared.conn.get().await.map_err(|e| {
-            redis::RedisError::from((redis::ErrorKind::Io, "no connection", e.to_string()))
-        })?;
-        redis::cmd("SET")
+    let claimed: Option<String> = match shared.conn.get().await {
+        Ok(mut conn) => redis::cmd("SET")
             .arg(format!("{}{sub}", circuits.probe_prefix))
             .arg(&shared.consumer)
             .arg("NX")
@@ -111,12 +125,16 @@ pub(super) async fn admit(shared: &Shared, sub: Uuid) -> Admission {
             .arg(cool_down.as_millis() as u64)
             .query_async(&mut conn)
             .await
-    }
-    .await;
+            .ok()
+            .flatten(),
+        Err(_) => None,
+    };
     match claimed {
-        Ok(Some(_)) => Admission::Probe,
+        Some(_) => Admission::Probe,
         // Another worker probes, or Redis cannot say: wait a cool-down.
-        _ => Admission::Defer { until: probe_wait },
+        None => Admission::Defer {
+            until: now.saturating_add(cool_down.as_millis() as u64),
+        },
     }
 }
 
@@ -129,60 +147,72 @@ pub(super) async fn record(
     attempt: &thorn_http::Attempt,
 ) -> Option<Transition> {
     let circuits = &shared.circuits;
-    let success = signal(attempt)?;
-    let now = now_ms();
-    let transition = if probe {
-        let openings = circuits.view().get(&sub).map_or(1, |(_, n)| *n);
-        circuits.local.record(sub, success, now);
+    // A failed probe opens the circuit again, for longer (`Some` of its
+    // openings in a row); other attempts go through this worker's count.
+    let (transition, reopened) = if probe {
+        let success = signal(attempt)?;
+        circuits.local.record_attempt(sub, attempt);
         if success {
-            Some(Transition::Closed)
+            (Transition::Closed, None)
         } else {
-            let openings = openings.saturating_add(1);
-            let until =
-                now.saturating_add(circuits.policy().cool_down_after(openings).as_millis() as u64);
-            circuits.view().insert(sub, (until, openings));
-            Some(Transition::Opened { until })
+            let openings = circuits.seen(sub).map_or(1, |(_, n)| n).saturating_add(1);
+            let until = now_ms()
+                .saturating_add(circuits.policy().cool_down_after(openings).as_millis() as u64);
+            (Transition::Opened { until }, Some(openings))
         }
     } else {
-        circuits.local.record(sub, success, now)
+        (circuits.local.record_attempt(sub, attempt)?, None)
     };
-    let write = async {
-        let mut conn = shared.conn.get().await?;
-        let field = sub.to_string();
-        match transition {
-            Some(Transition::Closed) => {
-                circuits.view().remove(&sub);
-                let _: () = redis::pipe()
-                    .hdel(&circuits.key, &field)
-                    .del(format!("{}{sub}", circuits.probe_prefix))
-                    .query_async(&mut conn)
+    if let Err(e) = share(shared, sub, transition, reopened).await {
+        tracing::warn!(error = %e, subscription = %sub, "the circuit's change could not be shared; this worker keeps it");
+    }
+    Some(transition)
+}
+
+/// Applies `transition` to this worker's view and to the queue's hash:
+/// `reopened` holds the openings in a row of a circuit a failed probe
+/// opened again, which overwrites; a first opening is written only if no
+/// other worker's is there.
+async fn share(
+    shared: &Shared,
+    sub: Uuid,
+    transition: Transition,
+    reopened: Option<u32>,
+) -> Result<()> {
+    let circuits = &shared.circuits;
+    let field = sub.to_string();
+    let mut conn = shared.conn.get().await?;
+    match transition {
+        Transition::Closed => {
+            circuits.change(|open| {
+                open.remove(&sub);
+            });
+            let _: () = redis::pipe()
+                .hdel(&circuits.key, &field)
+                .del(format!("{}{sub}", circuits.probe_prefix))
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| shared.conn.err(e))?;
+        }
+        Transition::Opened { until } => {
+            let openings = reopened.unwrap_or(1);
+            circuits.change(|open| {
+                open.insert(sub, (until, openings));
+            });
+            let value = format!("{until},{openings}");
+            if reopened.is_some() {
+                let _: () = conn
+                    .hset(&circuits.key, &field, value)
+                    .await
+                    .map_err(|e| shared.conn.err(e))?;
+            } else {
+                // Another worker may have opened it first: its time stands.
+                let _: bool = conn
+                    .hset_nx(&circuits.key, &field, value)
                     .await
                     .map_err(|e| shared.conn.err(e))?;
             }
-            Some(Transition::Opened { until }) => {
-                let openings = circuits.view().get(&sub).map_or(1, |(_, n)| *n);
-                circuits.view().insert(sub, (until, openings));
-                let value = format!("{until},{openings}");
-                if probe {
-                    let _: () = conn
-                        .hset(&circuits.key, &field, value)
-                        .await
-                        .map_err(|e| shared.conn.err(e))?;
-                } else {
-                    // Another worker may have opened it first: its time
-                    // stands.
-                    let _: bool = conn
-                        .hset_nx(&circuits.key, &field, value)
-                        .await
-                        .map_err(|e| shared.conn.err(e))?;
-                }
-            }
-            None => {}
         }
-        Ok::<(), crate::error::Error>(())
-    };
-    if let Err(e) = write.await {
-        tracing::warn!(error = %e, subscription = %sub, "the circuit's change could not be shared; this worker keeps it");
     }
-    transition
+    Ok(())
 }
