@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Error, Result, excerpt};
+use crate::limits::RateLimit;
 use crate::pattern::Pattern;
 use crate::shown_url::{ShownUrl, shown_url};
 use crate::signer::Signer;
@@ -273,6 +274,21 @@ pub struct Subscriber {
     /// overwrite each other.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub revision: u64,
+    /// At most how many deliveries a second it receives, across every
+    /// worker; `None`: as fast as they come. A delivery over the limit
+    /// waits for its slot and is never failed for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<RateLimit>,
+    /// At most how many of its deliveries are in flight at once, across
+    /// every worker; `None`: no cap of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<u32>,
+    /// Strict order: its deliveries arrive in the order they were sent,
+    /// and a failing one holds the later ones back (this subscription's
+    /// only) until it is delivered or dead-lettered. Off by default, when
+    /// a retried delivery may be overtaken by later ones.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ordered: bool,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -347,6 +363,9 @@ impl Subscriber {
             previous_until: None,
             enabled: true,
             signer: None,
+            rate_limit: None,
+            max_in_flight: None,
+            ordered: false,
         }
     }
 
@@ -358,6 +377,10 @@ impl Subscriber {
     /// Checks a subscription that was built field by field or deserialised.
     pub fn validate(&self) -> Result<()> {
         parse_url(self.url.as_str())?;
+        if let Some(limit) = &self.rate_limit {
+            limit.check()?;
+        }
+        check_in_flight(self.max_in_flight)?;
         Ok(())
     }
 }
@@ -379,6 +402,21 @@ pub struct SubscriberBuilder {
     previous_until: Option<i64>,
     enabled: bool,
     signer: Option<Signer>,
+    rate_limit: Option<RateLimit>,
+    max_in_flight: Option<u32>,
+    ordered: bool,
+}
+
+/// Refuses a cap of 0 deliveries in flight.
+fn check_in_flight(max_in_flight: Option<u32>) -> Result<()> {
+    if max_in_flight == Some(0) {
+        return Err(Error::InvalidSetting {
+            name: "max_in_flight",
+            value: "0".into(),
+            reason: "give at least 1, or no cap".into(),
+        });
+    }
+    Ok(())
 }
 
 impl fmt::Debug for SubscriberBuilder {
@@ -396,6 +434,9 @@ impl fmt::Debug for SubscriberBuilder {
             .field("previous_until", &self.previous_until)
             .field("enabled", &self.enabled)
             .field("signer", &self.signer)
+            .field("rate_limit", &self.rate_limit)
+            .field("max_in_flight", &self.max_in_flight)
+            .field("ordered", &self.ordered)
             .finish()
     }
 }
@@ -452,8 +493,33 @@ impl SubscriberBuilder {
         self
     }
 
+    /// At most `per_second` deliveries a second on average, `burst` at
+    /// once after a quiet spell, across every worker (see
+    /// [`limits`](crate::limits)). `build` refuses 0 for either.
+    pub fn rate_limit(mut self, per_second: u32, burst: u32) -> Self {
+        self.rate_limit = Some(RateLimit { per_second, burst });
+        self
+    }
+
+    /// At most `n` deliveries in flight at once, across every worker.
+    /// `build` refuses 0.
+    pub fn max_in_flight(mut self, n: u32) -> Self {
+        self.max_in_flight = Some(n);
+        self
+    }
+
+    /// Strict order (see [`Subscriber::ordered`]); off by default.
+    pub fn ordered(mut self, ordered: bool) -> Self {
+        self.ordered = ordered;
+        self
+    }
+
     /// Validates and builds.
     pub fn build(self) -> Result<Subscriber> {
+        if let Some(limit) = &self.rate_limit {
+            limit.check()?;
+        }
+        check_in_flight(self.max_in_flight)?;
         let id = self.id.unwrap_or_else(Uuid::new_v4);
         let pattern = Pattern::new(&self.pattern)?;
         let url = parse_url(&self.url)?;
@@ -484,6 +550,9 @@ impl SubscriberBuilder {
             enabled: self.enabled,
             signer: self.signer,
             revision: 0,
+            rate_limit: self.rate_limit,
+            max_in_flight: self.max_in_flight,
+            ordered: self.ordered,
         })
     }
 }
