@@ -21,6 +21,17 @@ pub struct Keys {
     pub dead: String,
     /// A hash of the queue's counters (`delivered`), kept by workers.
     pub stats: String,
+    /// A hash of the open (or paused) circuits: subscription id →
+    /// `"<until, Unix ms>,<openings in a row>"`.
+    pub circuits: String,
+    /// A hash of the rate-limited subscriptions' pace: subscription id →
+    /// the theoretical arrival time of its next delivery (Unix ms).
+    pub pace: String,
+    /// The start of the per-subscription keys: `probe:<id>` (who probes an
+    /// open circuit), `flight:<id>` (a capped subscription's deliveries in
+    /// flight), `order:<id>` and `head:<id>` (an ordered subscription's
+    /// waiting deliveries and the one on its way).
+    pub prefix: String,
 }
 
 impl Keys {
@@ -32,7 +43,16 @@ impl Keys {
             delayed: format!("thorn:{{{queue}}}:delayed"),
             dead: format!("thorn:{{{queue}}}:dead"),
             stats: format!("thorn:{{{queue}}}:stats"),
+            circuits: format!("thorn:{{{queue}}}:circuits"),
+            pace: format!("thorn:{{{queue}}}:pace"),
+            prefix: format!("thorn:{{{queue}}}:"),
         }
+    }
+
+    /// A per-subscription key: `kind` is `probe`, `flight`, `order` or
+    /// `head` (see [`Keys::prefix`]).
+    pub fn of(&self, kind: &str, sub: uuid::Uuid) -> String {
+        format!("{}{kind}:{sub}", self.prefix)
     }
 }
 

@@ -4,10 +4,11 @@ use std::fmt;
 
 use thorn_core::{Batch, Config, Dispatcher, Outcome, Registry, Report, Status, async_trait};
 
-use crate::entry::EntryEncoder;
+use crate::entry::{EntryEncoder, encode_one};
 use crate::error::Result;
 use crate::keys::{FIELD, Keys};
 use crate::options::{Connection, RedisOptions};
+use crate::scripts;
 
 /// The name the backend is registered under.
 pub const NAME: &str = "redis";
@@ -76,7 +77,9 @@ impl RedisDispatcher {
         &self.keys
     }
 
-    /// Encodes `batch` into stream entries (see the type's docs).
+    /// Encodes `batch` into stream entries (see the type's docs); the
+    /// deliveries of ordered subscriptions are not among them (see
+    /// [`encode_ordered`](Self::encode_ordered)).
     pub fn encode(&self, batch: &Batch) -> Vec<Vec<u8>> {
         let mut entries = Vec::with_capacity(batch.events.len() / self.chunk_size + 1);
         let mut enc = EntryEncoder::new();
@@ -102,6 +105,9 @@ impl RedisDispatcher {
                 events = 0;
             }
             for d in &event.deliveries {
+                if d.subscriber.ordered {
+                    continue;
+                }
                 if enc.len() == MAX_DELIVERIES_PER_ENTRY {
                     cut(&mut enc, &mut entries);
                     events = 0;
@@ -116,12 +122,42 @@ impl RedisDispatcher {
         entries
     }
 
+    /// The deliveries of ordered subscriptions in `batch`, in order, each
+    /// encoded on its own: (subscription id, delivery id, encoding). They
+    /// are enqueued one on its way per subscription (`order_push.lua`).
+    pub fn encode_ordered(&self, batch: &Batch) -> Vec<(uuid::Uuid, uuid::Uuid, Vec<u8>)> {
+        batch
+            .deliveries()
+            .filter(|d| d.subscriber.ordered)
+            .map(|d| (d.subscriber.id, d.id, encode_one(d, 0)))
+            .collect()
+    }
+
     async fn enqueue(&self, batch: &Batch) -> Result<Report> {
         let entries = self.encode(batch);
-        if entries.is_empty() {
+        let ordered = self.encode_ordered(batch);
+        if entries.is_empty() && ordered.is_empty() {
             return Ok(Report::default());
         }
         let mut conn = self.conn.get().await?;
+        if !ordered.is_empty() {
+            let mut inv = scripts::ORDER_PUSH.prepare_invoke();
+            inv.key(&self.keys.stream)
+                .arg(&self.keys.prefix)
+                .arg(entries.len());
+            for e in &entries {
+                inv.arg(e.as_slice());
+            }
+            for (sub, id, blob) in &ordered {
+                inv.arg(sub.to_string())
+                    .arg(id.as_bytes().as_slice())
+                    .arg(blob.as_slice());
+            }
+            inv.invoke_async::<u64>(&mut conn)
+                .await
+                .map_err(|e| self.conn.err(e))?;
+            return Ok(queued(batch));
+        }
         let xadd = |e: &[u8]| {
             let mut cmd = redis::cmd("XADD");
             cmd.arg(&self.keys.stream).arg("*").arg(FIELD).arg(e);
@@ -139,12 +175,17 @@ impl RedisDispatcher {
             pipe.query_async::<()>(&mut conn).await
         };
         written.map_err(|e| self.conn.err(e))?;
-        let outcomes = batch
-            .deliveries()
-            .map(|d| Outcome::new(d, Status::Queued))
-            .collect();
-        Ok(Report { outcomes })
+        Ok(queued(batch))
     }
+}
+
+/// Every delivery of `batch`, queued.
+fn queued(batch: &Batch) -> Report {
+    let outcomes = batch
+        .deliveries()
+        .map(|d| Outcome::new(d, Status::Queued))
+        .collect();
+    Report { outcomes }
 }
 
 #[async_trait]

@@ -31,6 +31,12 @@ pub(crate) static RECOVER: LazyLock<Script> =
 /// Removes consumers of dead workers that hold nothing.
 pub(crate) static PRUNE: LazyLock<Script> =
     LazyLock::new(|| Script::new(include_str!("scripts/prune.lua")));
+/// Takes a rate-limited subscription's next slot.
+pub(crate) static PACE: LazyLock<Script> = script_after!("guard.lua", "pace.lua");
+/// Counts a capped subscription's delivery in flight, if its cap allows.
+pub(crate) static FLIGHT: LazyLock<Script> = script_after!("guard.lua", "flight.lua");
+/// Enqueues ordered subscriptions' deliveries, one on its way each.
+pub(crate) static ORDER_PUSH: LazyLock<Script> = script_after!("guard.lua", "order_push.lua");
 /// Moves a dead letter back to the stream.
 pub(crate) static REPLAY: LazyLock<Script> = script_after!("guard.lua", "replay.lua");
 

@@ -186,14 +186,20 @@ async fn a_settle_that_cannot_file_its_dead_letter_writes_nothing() {
             .key(&keys.stats)
             .arg("thorn")
             .arg(0)
+            .arg(keys.prefix.as_str())
+            // No clean entry; one filing: the entry, no retry, one dead
+            // letter, no ordered delivery ended; no held delivery.
             .arg(0)
+            .arg(1)
             .arg(&ids[0])
             .arg(0)
             .arg(1)
+            .arg(0)
             .arg(b"blob".as_slice())
             .arg("HTTP 404")
             .arg("404")
-            .arg(1_700_000_000_000u64);
+            .arg(1_700_000_000_000u64)
+            .arg(0);
         let mut c = c.clone();
         async move { inv.invoke_async::<u64>(&mut c).await }
     };

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::cache::SubscriberCache;
 use super::queued::QueuedDelivery;
-use super::{FLAG_COMPAT, FLAG_STANDARD, MAGIC};
+use super::{FLAG_COMPAT, FLAG_PACED, FLAG_STANDARD, MAGIC};
 
 /// An entry that cannot be decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +111,7 @@ fn decode_with(
                 },
             },
             attempts,
+            paced: flags & FLAG_PACED != 0,
         });
     }
     if r.pos != data.len() {

@@ -7,7 +7,7 @@ use thorn_core::{Delivery, EventName, Signer, Subscriber};
 use uuid::Uuid;
 
 use super::interner::Interner;
-use super::{FLAG_COMPAT, FLAG_STANDARD, MAGIC};
+use super::{FLAG_COMPAT, FLAG_PACED, FLAG_STANDARD, MAGIC, QueuedDelivery};
 
 /// Collects deliveries into one entry, deduplicating what they share.
 #[derive(Debug, Default)]
@@ -28,6 +28,7 @@ struct Item<'a> {
     sub: u32,
     body: u32,
     attempts: u32,
+    paced: bool,
 }
 
 impl<'a> EntryEncoder<'a> {
@@ -53,6 +54,16 @@ impl<'a> EntryEncoder<'a> {
 
     /// Adds a delivery on which `attempts` attempts were made.
     pub fn push(&mut self, delivery: &'a Delivery, attempts: u32) {
+        self.push_item(delivery, attempts, false);
+    }
+
+    /// Adds a delivery whose rate-limit slot is taken (`paced`): a worker
+    /// delivers it when it is read without taking another.
+    pub fn push_paced(&mut self, delivery: &'a Delivery, attempts: u32, paced: bool) {
+        self.push_item(delivery, attempts, paced);
+    }
+
+    fn push_item(&mut self, delivery: &'a Delivery, attempts: u32, paced: bool) {
         // Deliveries of one event share their body's allocation, so the
         // pointer identifies it without hashing the bytes.
         let body_key = (delivery.body.as_ptr() as usize, delivery.body.len());
@@ -78,6 +89,7 @@ impl<'a> EntryEncoder<'a> {
             sub,
             body,
             attempts,
+            paced,
         });
     }
 
@@ -128,7 +140,8 @@ impl<'a> EntryEncoder<'a> {
                 Signer::Compat => FLAG_COMPAT,
                 Signer::Hmac => 0,
             };
-            out.push(standard | compat);
+            let paced = if it.paced { FLAG_PACED } else { 0 };
+            out.push(standard | compat | paced);
             put_varint(out, u64::from(it.attempts));
         }
     }
@@ -155,6 +168,20 @@ impl<'a> EntryEncoder<'a> {
 pub fn encode_one(delivery: &Delivery, attempts: u32) -> Vec<u8> {
     let mut enc = EntryEncoder::new();
     enc.push(delivery, attempts);
+    enc.to_vec()
+}
+
+/// Encodes one delivery read from the queue as it was read (its attempts
+/// and whether its slot is taken): the member a worker holds it under in
+/// the retry set while it delivers it past its entry.
+pub fn encode_queued(item: &QueuedDelivery) -> Vec<u8> {
+    encode_with(&item.delivery, item.attempts, item.paced)
+}
+
+/// Encodes one delivery with its rate-limit slot taken or not.
+pub fn encode_with(delivery: &Delivery, attempts: u32, paced: bool) -> Vec<u8> {
+    let mut enc = EntryEncoder::new();
+    enc.push_item(delivery, attempts, paced);
     enc.to_vec()
 }
 

@@ -27,7 +27,7 @@ mod queued;
 
 pub use cache::SubscriberCache;
 pub use decode::{DecodeError, decode, decode_entry, decode_entry_cached};
-pub use encode::{EntryEncoder, encode_one};
+pub use encode::{EntryEncoder, encode_one, encode_queued, encode_with};
 pub use queued::QueuedDelivery;
 
 /// The first bytes of every entry: the format and its version.
@@ -37,6 +37,9 @@ const FLAG_STANDARD: u8 = 1;
 /// A delivery's flag: its `Hook-HMAC` is made by Python Thorn's signer
 /// (`THORN_HMAC_SIGNER=compat`) unless its subscription names one.
 const FLAG_COMPAT: u8 = 2;
+/// A delivery's flag: its subscription's rate-limit slot is taken (it
+/// waited for it in the retry set).
+const FLAG_PACED: u8 = 4;
 
 #[cfg(test)]
 mod tests {

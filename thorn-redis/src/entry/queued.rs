@@ -10,4 +10,8 @@ pub struct QueuedDelivery {
     pub delivery: Delivery,
     /// Attempts made before this one (0 for a fresh delivery).
     pub attempts: u32,
+    /// Whether its rate-limit slot was taken before it was queued again
+    /// (it waited for the slot in the retry set): it goes without taking
+    /// another.
+    pub paced: bool,
 }

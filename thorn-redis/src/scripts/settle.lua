@@ -1,62 +1,122 @@
 -- settle: acknowledges stream entries after their deliveries were tried,
--- files the failed ones, and deletes the entries, all at once. One call
--- settles a batch of entries.
+-- files the failed ones, and deletes the entries, all at once; and ends
+-- the deliveries a worker went on with past their entry. One call settles
+-- a batch.
 --
 -- KEYS[1]  the stream            thorn:{queue}:stream
 -- KEYS[2]  the retry set         thorn:{queue}:delayed
 -- KEYS[3]  the dead letters      thorn:{queue}:dead
 -- KEYS[4]  the queue's counters  thorn:{queue}:stats
 -- ARGV[1]  the consumer group
--- ARGV[2]  how many deliveries of these entries were delivered (added to
---          the `delivered` field of KEYS[4], for `thorn queue stats`)
--- ARGV[3]  c: how many entries have nothing to file (every delivery
---          succeeded), then their c ids
--- ARGV[4 + c ..] per other entry: its id, r, d, then r pairs (due time in
---          Unix ms, encoded delivery), then d quadruples (encoded delivery,
---          last error, last HTTP status or "", failed at in Unix ms)
+-- ARGV[2]  how many deliveries were delivered (added to the `delivered`
+--          field of KEYS[4], for `thorn queue stats`)
+-- ARGV[3]  the prefix of the per-subscription keys (thorn:{queue}:)
+-- ARGV[4]  c: how many entries have nothing to file, then their c ids
+-- then     m, and m filings of entries
+-- then     l, and l filings of held deliveries
+--
+-- A filing is: a key, r, d, a, then r pairs (due time in Unix ms, encoded
+-- delivery), d quadruples (encoded delivery, last error, last HTTP status
+-- or "", failed at in Unix ms), a pairs (subscription id, delivery id as
+-- 16 bytes). An entry's key is its id: the filing applies only while the
+-- entry is pending in the group (another worker may have reclaimed and
+-- settled it), and acknowledges and deletes it. A held delivery's key is
+-- the member it is held under in the retry set (a worker that delivers a
+-- delivery past its entry keeps it there, due when the worker would be
+-- presumed dead): the filing applies only if that member is still there,
+-- and removes it. The a pairs are deliveries of ordered subscriptions that
+-- ended (delivered or dead): each lets its subscription's next waiting
+-- delivery go (see order_push.lua).
 --
 -- Every key's type is checked before the first write (guard.lua): a
 -- failing call writes nothing and leaves every entry pending.
 --
--- Returns how many entries were settled. An entry no longer pending in the
--- group (another worker reclaimed and settled it) is skipped: nothing is
--- filed for it. The entries with nothing to file are acknowledged and
--- deleted with one XACK and one XDEL.
+-- Returns how many entries were settled.
 expect_type(KEYS[1], 'stream')
 expect_type(KEYS[2], 'zset')
 expect_type(KEYS[3], 'stream')
 expect_type(KEYS[4], 'hash')
 expect_integer_field(KEYS[4], 'delivered')
 
+local prefix = ARGV[3]
+
+-- The ordered subscription `sub` is done with delivery `id`: its next
+-- waiting delivery goes to the stream, or none is on its way any more.
+local function advance(sub, id)
+  local head = prefix .. 'head:' .. sub
+  if redis.call('GET', head) ~= id then
+    return
+  end
+  local nxt = redis.call('LPOP', prefix .. 'order:' .. sub)
+  if nxt then
+    redis.call('SET', head, string.sub(nxt, 1, 16))
+    redis.call('XADD', KEYS[1], '*', 'd', string.sub(nxt, 17))
+  else
+    redis.call('DEL', head)
+  end
+end
+
+-- Applies the filing at ARGV[i] if `held` says its key holds; returns the
+-- index after it and whether it applied.
+local function filing(i, held)
+  local key = ARGV[i]
+  local r = tonumber(ARGV[i + 1])
+  local d = tonumber(ARGV[i + 2])
+  local a = tonumber(ARGV[i + 3])
+  local first = i + 4
+  local after = first + 2 * r + 4 * d + 2 * a
+  if not held(key) then
+    return after, false
+  end
+  for k = 0, r - 1 do
+    redis.call('ZADD', KEYS[2], ARGV[first + 2 * k], ARGV[first + 2 * k + 1])
+  end
+  local j = first + 2 * r
+  for k = 0, d - 1 do
+    local at = j + 4 * k
+    redis.call('XADD', KEYS[3], '*',
+      'd', ARGV[at], 'error', ARGV[at + 1], 'status', ARGV[at + 2], 'at', ARGV[at + 3])
+  end
+  j = j + 4 * d
+  for k = 0, a - 1 do
+    advance(ARGV[j + 2 * k], ARGV[j + 2 * k + 1])
+  end
+  return after, true
+end
+
 local settled = 0
 local delivered = tonumber(ARGV[2])
 if delivered > 0 then
   redis.call('HINCRBY', KEYS[4], 'delivered', delivered)
 end
-local c = tonumber(ARGV[3])
+local c = tonumber(ARGV[4])
 if c > 0 then
-  settled = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 4, 3 + c))
-  redis.call('XDEL', KEYS[1], unpack(ARGV, 4, 3 + c))
+  settled = redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 5, 4 + c))
+  redis.call('XDEL', KEYS[1], unpack(ARGV, 5, 4 + c))
 end
-local i = 4 + c
-while i <= #ARGV do
-  local id = ARGV[i]
-  local r = tonumber(ARGV[i + 1])
-  local d = tonumber(ARGV[i + 2])
-  i = i + 3
+local i = 5 + c
+local pending = function(id)
   if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
     redis.call('XDEL', KEYS[1], id)
-    for k = 0, r - 1 do
-      redis.call('ZADD', KEYS[2], ARGV[i + 2 * k], ARGV[i + 2 * k + 1])
-    end
-    local j = i + 2 * r
-    for k = 0, d - 1 do
-      local at = j + 4 * k
-      redis.call('XADD', KEYS[3], '*',
-        'd', ARGV[at], 'error', ARGV[at + 1], 'status', ARGV[at + 2], 'at', ARGV[at + 3])
-    end
+    return true
+  end
+  return false
+end
+local m = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, m do
+  local applied
+  i, applied = filing(i, pending)
+  if applied then
     settled = settled + 1
   end
-  i = i + 2 * r + 4 * d
+end
+local held = function(member)
+  return redis.call('ZREM', KEYS[2], member) == 1
+end
+local l = tonumber(ARGV[i])
+i = i + 1
+for _ = 1, l do
+  i = filing(i, held)
 end
 return settled

@@ -79,19 +79,32 @@ pub(super) async fn heartbeat_loop(shared: Arc<Shared>, stop: CancellationToken)
             () = stop.cancelled() => return,
         }
         let ids: Vec<String> = shared.in_flight().iter().cloned().collect();
-        if ids.is_empty() {
+        let leases = shared.leases.all();
+        if ids.is_empty() && leases.is_empty() {
             continue;
         }
         let result = match shared.conn.get().await {
             Ok(mut conn) => {
-                let mut inv = scripts::HEARTBEAT.prepare_invoke();
-                inv.key(&shared.keys.stream)
-                    .arg(GROUP)
-                    .arg(&shared.consumer)
-                    .arg(&ids);
-                inv.invoke_async::<i64>(&mut conn)
-                    .await
-                    .map_err(|e| shared.conn.err(e))
+                let mut result = Ok(());
+                if !ids.is_empty() {
+                    let mut inv = scripts::HEARTBEAT.prepare_invoke();
+                    inv.key(&shared.keys.stream)
+                        .arg(GROUP)
+                        .arg(&shared.consumer)
+                        .arg(&ids);
+                    result = inv.invoke_async::<i64>(&mut conn).await.map(drop);
+                }
+                if !leases.is_empty() && result.is_ok() {
+                    // Held deliveries stay due one ack deadline ahead.
+                    let due = now_ms().saturating_add(shared.ack_deadline.as_millis() as u64);
+                    let mut zadd = redis::cmd("ZADD");
+                    zadd.arg(&shared.keys.delayed).arg("XX");
+                    for lease in &leases {
+                        zadd.arg(due).arg(lease.as_slice());
+                    }
+                    result = zadd.query_async::<()>(&mut conn).await;
+                }
+                result.map_err(|e| shared.conn.err(e))
             }
             Err(e) => Err(e),
         };

@@ -13,6 +13,12 @@
 //! worker's view of the hash (one `HGETALL` per read); a deferred delivery
 //! goes to the delayed set at the probe time with its attempt count
 //! unchanged.
+//!
+//! A receiver's `429 Too Many Requests` with `Retry-After` *pauses* its
+//! subscription the same way, without opening its circuit: the field then
+//! holds `"<until>,0"`, every worker defers the subscription's deliveries
+//! until then, and then lets them all go again (no probe). An expired
+//! pause is removed by the next worker that reads it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -32,7 +38,7 @@ type OpenCircuits = HashMap<Uuid, (u64, u32)>;
 
 /// A worker's view of the queue's circuits, and its own failure counts.
 pub(super) struct SharedCircuits {
-    pub(super) key: String,
+    key: String,
     probe_prefix: String,
     local: Circuits,
     open: Mutex<OpenCircuits>,
@@ -42,10 +48,10 @@ pub(super) struct SharedCircuits {
 }
 
 impl SharedCircuits {
-    pub(super) fn new(queue: &str, policy: BreakerPolicy) -> Self {
+    pub(super) fn new(keys: &crate::keys::Keys, policy: BreakerPolicy) -> Self {
         SharedCircuits {
-            key: format!("thorn:{{{queue}}}:circuits"),
-            probe_prefix: format!("thorn:{{{queue}}}:probe:"),
+            key: keys.circuits.clone(),
+            probe_prefix: format!("{}probe:", keys.prefix),
             local: Circuits::new(policy),
             open: Mutex::new(HashMap::new()),
             any_open: AtomicBool::new(false),
@@ -75,9 +81,9 @@ impl SharedCircuits {
         self.view().get(&sub).copied()
     }
 
-    /// How many circuits are open, as last read.
+    /// How many circuits are open, as last read (pauses are not).
     pub(super) fn open_count(&self) -> usize {
-        self.view().len()
+        self.view().values().filter(|(_, n)| *n > 0).count()
     }
 }
 
@@ -96,8 +102,54 @@ pub(super) async fn refresh(shared: &Shared) -> Result<()> {
         .into_iter()
         .filter_map(|(id, value)| Some((Uuid::parse_str(&id).ok()?, parse(&value)?)))
         .collect();
+    let now = now_ms();
+    let lapsed: Vec<String> = read
+        .iter()
+        .filter(|(_, (until, openings))| *openings == 0 && *until <= now)
+        .map(|(id, _)| id.to_string())
+        .collect();
     circuits.change(|open| *open = read);
+    if !lapsed.is_empty() {
+        let _: () = conn
+            .hdel(&circuits.key, lapsed)
+            .await
+            .map_err(|e| shared.conn.err(e))?;
+    }
     Ok(())
+}
+
+/// Pauses `sub` for `wait` (its receiver answered 429 with
+/// `Retry-After`), unless its circuit is open.
+pub(super) async fn pause(shared: &Shared, sub: Uuid, wait: std::time::Duration) {
+    let circuits = &shared.circuits;
+    if !circuits.policy().enabled {
+        return;
+    }
+    let until = now_ms().saturating_add(wait.as_millis() as u64);
+    let mut open = false;
+    circuits.change(|view| match view.get(&sub) {
+        Some((_, openings)) if *openings > 0 => open = true,
+        Some((later, _)) if *later >= until => {}
+        _ => {
+            view.insert(sub, (until, 0));
+        }
+    });
+    if open {
+        return;
+    }
+    tracing::info!(subscription = %sub, wait = ?wait, "a receiver asked to slow down (429); its subscription's deliveries wait");
+    let written: Result<()> = async {
+        let mut conn = shared.conn.get().await?;
+        let _: () = conn
+            .hset(&circuits.key, sub.to_string(), format!("{until},0"))
+            .await
+            .map_err(|e| shared.conn.err(e))?;
+        Ok(())
+    }
+    .await;
+    if let Err(e) = written {
+        tracing::warn!(error = %e, subscription = %sub, "the pause could not be shared; this worker keeps it");
+    }
 }
 
 fn parse(value: &str) -> Option<(u64, u32)> {
@@ -108,12 +160,16 @@ fn parse(value: &str) -> Option<(u64, u32)> {
 /// Whether a delivery to `sub` may be attempted now.
 pub(super) async fn admit(shared: &Shared, sub: Uuid) -> Admission {
     let circuits = &shared.circuits;
-    let Some((until, _)) = circuits.seen(sub) else {
+    let Some((until, openings)) = circuits.seen(sub) else {
         return Admission::Pass;
     };
     let now = now_ms();
     if now < until {
         return Admission::Defer { until };
+    }
+    if openings == 0 {
+        // A pause that is over.
+        return Admission::Pass;
     }
     let cool_down = circuits.policy().cool_down;
     let claimed: Option<String> = match shared.conn.get().await {

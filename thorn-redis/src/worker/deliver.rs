@@ -4,20 +4,26 @@
 //! [`AttemptRecorder`](thorn_http::AttemptRecorder); filing is this
 //! worker's own, as its retries are durable.
 
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::panic::AssertUnwindSafe;
-
+use bytes::Bytes;
 use futures_util::FutureExt as _;
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesUnordered;
 use thorn_core::breaker::Admission;
 use thorn_core::{Outcome, ShownUrl, Status};
 use thorn_http::{Attempt, Verdict, group_by_subscription};
-use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
+use uuid::Uuid;
 
 use super::backoff::now_ms;
-use super::{Shared, circuits};
+use super::held::{self, HOLD_PARTIAL};
+use super::{Shared, circuits, pace};
 use crate::entry::{self, QueuedDelivery};
 use crate::lanes::Turn;
 
@@ -37,13 +43,42 @@ pub(super) struct Lane {
     pub(super) items: Vec<QueuedDelivery>,
 }
 
-/// An entry's deliveries filed for a retry or the dead letters, and how
-/// many were delivered.
+/// An entry's deliveries filed for a retry or the dead letters, how many
+/// were delivered, and which ordered subscriptions may send their next.
 #[derive(Default)]
 pub(super) struct Filed {
     pub(super) retries: Vec<(u64, Vec<u8>)>,
     pub(super) dead: Vec<DeadItem>,
     pub(super) delivered: u64,
+    /// Deliveries of ordered subscriptions that ended (delivered or dead):
+    /// (subscription, delivery).
+    pub(super) ended: Vec<(Uuid, Uuid)>,
+    /// Deliveries this worker went on with past their entry (see
+    /// [`super::held`]), each filed on its own.
+    pub(super) released: Vec<Released>,
+}
+
+impl Filed {
+    /// Whether settling it only acknowledges its entry.
+    pub(super) fn is_clean(&self) -> bool {
+        self.retries.is_empty()
+            && self.dead.is_empty()
+            && self.ended.is_empty()
+            && self.released.is_empty()
+    }
+
+    /// How many deliveries were delivered, its released ones included.
+    pub(super) fn delivered_all(&self) -> u64 {
+        self.delivered + self.released.iter().map(|r| r.filed.delivered).sum::<u64>()
+    }
+}
+
+/// A delivery held in the retry set under `lease` while this worker
+/// delivered it past its entry, and how it ended.
+pub(super) struct Released {
+    pub(super) delivery: Uuid,
+    pub(super) lease: Vec<u8>,
+    pub(super) filed: Filed,
 }
 
 /// A delivery whose attempt ended, and where it left the delivery.
@@ -51,9 +86,11 @@ pub(super) struct Done {
     pub(super) item: QueuedDelivery,
     pub(super) attempt: Attempt,
     pub(super) status: Status,
-    /// For a [`Status::Deferred`] delivery: when its circuit lets a probe
-    /// through (Unix ms).
+    /// For a [`Status::Deferred`] delivery: when it may be tried (Unix
+    /// ms): its circuit lets a probe through, or its rate-limit slot.
     pub(super) until: u64,
+    /// For a [`Status::Deferred`] delivery: whether its slot is taken.
+    pub(super) paced: bool,
 }
 
 pub(super) struct DeadItem {
@@ -90,40 +127,102 @@ pub(super) fn lanes(
         .collect()
 }
 
-pub(super) async fn deliver(shared: &Arc<Shared>, mut lanes: Vec<Lane>) -> Filed {
+/// A lane on its way: its deliveries once it ends.
+pub(super) type LaneRun = Pin<Box<dyn Future<Output = Vec<Done>> + Send>>;
+
+/// Delivers an entry's lanes and files what they did. A lane still going
+/// when the entry has waited on it for [`HOLD_PARTIAL`] after another lane
+/// ended, or when `hold` fires (the read has waited for [`HOLD_READ`]),
+/// goes on past the entry (see [`held`](super::held)): the entry is then filed with
+/// what ended, and settled, without waiting for a slow receiver.
+pub(super) async fn deliver(
+    shared: &Arc<Shared>,
+    lanes: Vec<Lane>,
+    hold: &CancellationToken,
+    raw: Option<&Bytes>,
+) -> Filed {
     let mut filed = Filed::default();
     // Most entries are one send to one subscriber: no task to spawn.
-    if lanes.len() == 1 {
-        if let Some(lane) = lanes.pop() {
-            for done in run_lane(Arc::clone(shared), lane).await {
-                file(shared, &mut filed, done);
+    let single = lanes.len() == 1;
+    let mut running: FuturesUnordered<LaneRun> = lanes
+        .into_iter()
+        .map(|lane| start_lane(shared, lane, single))
+        .collect();
+    // The deliveries that ended, when the entry has several lanes.
+    let mut ended: Vec<Uuid> = Vec::new();
+    let mut partial: Option<Pin<Box<tokio::time::Sleep>>> = None;
+    let mut may_hold = raw.is_some();
+    loop {
+        let stuck = tokio::select! {
+            biased;
+            next = running.next() => {
+                let Some(done) = next else { return filed };
+                for d in done {
+                    if !single {
+                        ended.push(d.item.delivery.id);
+                    }
+                    file(shared, &mut filed, d);
+                }
+                if running.is_empty() {
+                    return filed;
+                }
+                if partial.is_none() {
+                    partial = Some(Box::pin(tokio::time::sleep(HOLD_PARTIAL)));
+                }
+                false
+            }
+            () = hold.cancelled(), if may_hold => true,
+            () = async { if let Some(p) = partial.as_mut() { p.await } }, if may_hold && partial.is_some() => true,
+        };
+        if stuck {
+            match raw.and_then(|raw| held::hold(shared, raw, &ended, &mut filed)) {
+                Some(holding) => {
+                    held::go_on(shared, running, holding);
+                    return filed;
+                }
+                // No room to hold more: the entry waits for its lanes.
+                None => may_hold = false,
             }
         }
-        return filed;
     }
-    let mut set = JoinSet::new();
-    for lane in lanes {
-        set.spawn(run_lane(Arc::clone(shared), lane));
+}
+
+/// Starts a lane: in this task when it is the entry's only one, else on a
+/// task of its own (aborted if the entry's task is dropped).
+fn start_lane(shared: &Arc<Shared>, lane: Lane, single: bool) -> LaneRun {
+    if single {
+        return Box::pin(run_lane(Arc::clone(shared), lane));
     }
-    while let Some(done) = set.join_next().await {
-        let done = match done {
+    let handle = tokio::spawn(run_lane(Arc::clone(shared), lane));
+    let abort = handle.abort_handle();
+    Box::pin(async move {
+        let _abort = AbortOnDrop(abort);
+        match handle.await {
             Ok(done) => done,
             // Handled where the entry is: its deliveries are not lost.
             Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
             Err(_) => {
                 tracing::error!("a delivery lane was cancelled");
-                continue;
+                Vec::new()
             }
-        };
-        for done in done {
-            file(shared, &mut filed, done);
         }
+    })
+}
+
+/// Aborts a lane's task when what waits for it is dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
-    filed
 }
 
 /// Delivers a lane's deliveries one after another, after its turn, each
-/// attempt reported as it ends.
+/// attempt reported as it ends. Before its attempt a delivery passes its
+/// subscription's circuit, rate limit, share of this worker and cap of
+/// deliveries in flight ([`pace`](super::pace)); one that must wait for them is
+/// deferred to the retry set without an attempt.
 pub(super) async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<Done> {
     if let Some(turn) = lane.turn.as_mut() {
         turn.wait().await;
@@ -136,14 +235,23 @@ pub(super) async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<Done> {
         if let Admission::Defer { until } = admission {
             let mut outcome = Outcome::new(&item.delivery, Status::Deferred);
             shared.recorder.defer(&mut outcome, until);
-            done.push(Done {
-                item,
-                attempt: unreachable_attempt(),
-                status: Status::Deferred,
-                until,
-            });
+            let paced = item.paced;
+            done.push(deferred(item, until, paced));
             continue;
         }
+        if let Some(slot) = pace::slot(&shared, &item).await {
+            done.push(deferred(item, slot, true));
+            continue;
+        }
+        let _share = shared.shares.enter(&item.delivery.subscriber).await;
+        let flight = match pace::Flight::enter(&shared, &item).await {
+            Ok(flight) => flight,
+            Err(until) => {
+                let paced = item.paced;
+                done.push(deferred(item, until, paced));
+                continue;
+            }
+        };
         // The count comes from Redis: it may be anything.
         let n = item.attempts.saturating_add(1);
         let span = shared.recorder.span(&item.delivery);
@@ -173,6 +281,7 @@ pub(super) async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<Done> {
                 (panicked_attempt(&reason), Status::Failed)
             }
         };
+        flight.leave(&shared).await;
         let probe = admission == Admission::Probe;
         if let Some(transition) = circuits::record(&shared, sub, probe, &attempt).await {
             shared.recorder.circuit(
@@ -181,17 +290,34 @@ pub(super) async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<Done> {
                 shared.circuits.open_count(),
             );
         }
+        if attempt.status == Some(429) {
+            if let Some(wait) = attempt.retry_after {
+                circuits::pause(&shared, sub, wait).await;
+            }
+        }
         done.push(Done {
             item,
             attempt,
             status,
             until: 0,
+            paced: false,
         });
     }
     if let Some(turn) = lane.turn {
         shared.lanes.leave(turn);
     }
     done
+}
+
+/// A delivery not attempted: it waits in the retry set until `until`.
+fn deferred(item: QueuedDelivery, until: u64, paced: bool) -> Done {
+    Done {
+        item,
+        attempt: unreachable_attempt(),
+        status: Status::Deferred,
+        until,
+        paced,
+    }
 }
 
 /// Files a delivery by where its attempt left it: delivered, a retry, or
@@ -202,14 +328,20 @@ pub(super) fn file(shared: &Shared, filed: &mut Filed, done: Done) {
         attempt,
         status,
         until,
+        paced,
     } = done;
     let n = item.attempts.saturating_add(1);
+    let sub = &item.delivery.subscriber;
+    if sub.ordered && !matches!(status, Status::Deferred | Status::Retrying) {
+        filed.ended.push((sub.id, item.delivery.id));
+    }
     match status {
         Status::Deferred => {
             // No attempt was made: none is counted.
-            filed
-                .retries
-                .push((until, entry::encode_one(&item.delivery, item.attempts)));
+            filed.retries.push((
+                until,
+                entry::encode_with(&item.delivery, item.attempts, paced),
+            ));
             shared.counters.add(|c| &c.deferred, 1);
         }
         Status::Delivered => {

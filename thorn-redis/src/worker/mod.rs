@@ -26,7 +26,9 @@ mod builder;
 mod circuits;
 mod deliver;
 mod group;
+mod held;
 mod outage;
+mod pace;
 mod process;
 mod read;
 mod reclaim;
@@ -149,11 +151,24 @@ struct Shared {
     recorder: AttemptRecorder,
     /// The subscriptions' circuits, shared through Redis.
     circuits: circuits::SharedCircuits,
+    /// Each subscription's share of the deliveries in flight.
+    shares: pace::Shares,
+    /// Deliveries held past their entry (see [`held`]): a bound, and
+    /// their leases.
+    held_slots: Arc<Semaphore>,
+    held_count: u32,
+    leases: held::Leases,
+    /// The tasks of held lanes.
+    held_tasks: Mutex<JoinSet<()>>,
 }
 
 impl Shared {
     fn in_flight(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
         self.in_flight.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn held_tasks(&self) -> std::sync::MutexGuard<'_, JoinSet<()>> {
+        self.held_tasks.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -235,6 +250,11 @@ impl Worker {
                     tracing::error!(error = %e, "an entry's task failed");
                 }
             }
+            while let Some(done) = shared.held_tasks().try_join_next() {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "a held lane's task failed");
+                }
+            }
             if !group_ready {
                 match create_group(&shared).await {
                     Ok(()) => {
@@ -304,6 +324,14 @@ impl Worker {
                     tracing::error!(error = %e, "an entry's task failed");
                 }
             }
+            // Held lanes are started by entries' tasks only: none is
+            // added once those are done.
+            let mut held = std::mem::take(&mut *shared.held_tasks());
+            while let Some(done) = held.join_next().await {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "a held lane's task failed");
+                }
+            }
         })
         .await;
         if finished.is_err() {
@@ -311,13 +339,19 @@ impl Worker {
             // deadline passes without this worker's heartbeat, another
             // worker reclaims and delivers them.
             let left = shared.in_flight().len();
-            tracing::warn!(entries = left, grace = ?shared.shutdown_grace,
-                "deliveries still in flight after the shutdown grace; leaving their entries to another worker");
+            let held = shared.leases.len();
+            tracing::warn!(entries = left, held, grace = ?shared.shutdown_grace,
+                "deliveries still in flight after the shutdown grace; leaving their entries (and the held deliveries, due when this worker's heartbeat stops) to another worker");
             tasks.abort_all();
             while tasks.join_next().await.is_some() {}
+            let mut held = std::mem::take(&mut *shared.held_tasks());
+            held.abort_all();
+            while held.join_next().await.is_some() {}
         }
-        // Every entry is settled when every slot is back.
+        // Every entry is settled when every slot is back, and every held
+        // delivery when every held slot is.
         let _all = shared.slots.acquire_many(shared.slot_count).await;
+        let _held = shared.held_slots.acquire_many(shared.held_count).await;
         drained.cancel();
         let _ = promoter.await;
         let _ = heart.await;

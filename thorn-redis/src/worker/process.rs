@@ -13,8 +13,10 @@ use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 use super::deliver::{DeadItem, Filed, Work, deliver, lanes, panic_message};
+use super::held::HOLD_READ;
 use super::reply::{Payload, RawEntry};
 use super::settle::SettleJob;
 use super::{MAX_HANDOVERS, Shared};
@@ -81,14 +83,23 @@ pub(super) fn spawn_checked(
         .in_flight()
         .extend(batch.iter().map(|(id, ..)| id.clone()));
     // One task per read: its entries progress together and each is handed
-    // to the settler as soon as its deliveries are done.
+    // to the settler as soon as its deliveries are done, or its slow lanes
+    // are held past it (at the latest `HOLD_READ` after the read).
     let shared = Arc::clone(shared);
     tasks.spawn(async move {
+        let hold = CancellationToken::new();
         let mut running: FuturesUnordered<_> = batch
             .into_iter()
-            .map(|(id, work, raw, permit)| process(&shared, id, work, raw, permit))
+            .map(|(id, work, raw, permit)| process(&shared, id, work, raw, permit, &hold))
             .collect();
-        while running.next().await.is_some() {}
+        let timer = tokio::time::sleep(HOLD_READ);
+        tokio::pin!(timer);
+        loop {
+            tokio::select! {
+                next = running.next() => if next.is_none() { break },
+                () = &mut timer, if !hold.is_cancelled() => hold.cancel(),
+            }
+        }
     });
 }
 
@@ -98,12 +109,13 @@ async fn process(
     work: Work,
     raw: Option<Bytes>,
     permit: OwnedSemaphorePermit,
+    hold: &CancellationToken,
 ) {
     let filed = match work {
         // A panic past the deliveries' own guard still settles the entry:
         // its payload goes to the dead letters with the reason, and the
         // read's other entries go on.
-        Work::Lanes(lanes) => match AssertUnwindSafe(deliver(shared, lanes))
+        Work::Lanes(lanes) => match AssertUnwindSafe(deliver(shared, lanes, hold, raw.as_ref()))
             .catch_unwind()
             .await
         {
@@ -129,6 +141,11 @@ async fn process(
             );
             shared.counters.add(|c| &c.dead, items.len() as u64);
             Filed {
+                ended: items
+                    .iter()
+                    .filter(|item| item.delivery.subscriber.ordered)
+                    .map(|item| (item.delivery.subscriber.id, item.delivery.id))
+                    .collect(),
                 dead: items
                     .iter()
                     .map(|item| DeadItem {
@@ -154,13 +171,16 @@ async fn process(
         }
     };
     let job = SettleJob {
-        id,
+        id: Some(id),
         filed,
-        _slot: permit,
+        _slot: Some(permit),
+        _held: None,
     };
     if let Err(mpsc::error::SendError(job)) = shared.settle_tx.send(job) {
         // The settler is gone only after every slot came back; unreachable,
         // and the entry would then be reclaimed.
-        shared.in_flight().remove(&job.id);
+        if let Some(id) = &job.id {
+            shared.in_flight().remove(id);
+        }
     }
 }

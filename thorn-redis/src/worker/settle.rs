@@ -14,6 +14,28 @@ use super::outage::{Link, Outage};
 use crate::keys::GROUP;
 use crate::scripts;
 
+/// Adds a filing (see `settle.lua`): its key, then its retries, dead
+/// letters and ended deliveries of ordered subscriptions.
+fn filing(inv: &mut redis::ScriptInvocation<'_>, key: &[u8], filed: &Filed, now: &str) {
+    inv.arg(key)
+        .arg(filed.retries.len())
+        .arg(filed.dead.len())
+        .arg(filed.ended.len());
+    for (due, blob) in &filed.retries {
+        inv.arg(*due).arg(blob.as_slice());
+    }
+    for d in &filed.dead {
+        let status = d.status.map(|s| s.to_string()).unwrap_or_default();
+        inv.arg(d.blob.as_slice())
+            .arg(&d.error)
+            .arg(status)
+            .arg(now);
+    }
+    for (sub, id) in &filed.ended {
+        inv.arg(sub.to_string()).arg(id.as_bytes().as_slice());
+    }
+}
+
 /// Entries one settle call settles at most.
 const SETTLE_BATCH: usize = 256;
 
@@ -21,9 +43,13 @@ const SETTLE_BATCH: usize = 256;
 /// on: it then stays pending and is reclaimed later, its deliveries made
 /// again).
 pub(super) struct SettleJob {
-    pub(super) id: String,
+    /// The entry's id; `None` for deliveries held past their entry (their
+    /// filings are in `filed.released`).
+    pub(super) id: Option<String>,
     pub(super) filed: Filed,
-    pub(super) _slot: OwnedSemaphorePermit,
+    pub(super) _slot: Option<OwnedSemaphorePermit>,
+    /// The held deliveries' share of the bound on them.
+    pub(super) _held: Option<Arc<OwnedSemaphorePermit>>,
 }
 
 /// Settles entries in batches: whatever finished while the previous call
@@ -52,9 +78,16 @@ pub(super) async fn settle_loop(
         {
             let mut in_flight = shared.in_flight();
             for job in &batch {
-                in_flight.remove(&job.id);
+                if let Some(id) = &job.id {
+                    in_flight.remove(id);
+                }
             }
         }
+        shared.leases.forget(
+            batch
+                .iter()
+                .flat_map(|job| job.filed.released.iter().map(|r| r.delivery)),
+        );
         // Dropping the jobs frees their slots.
         batch.clear();
     }
@@ -68,26 +101,21 @@ pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob], outage: &
         .key(&shared.keys.dead)
         .key(&shared.keys.stats)
         .arg(GROUP)
-        .arg(batch.iter().map(|j| j.filed.delivered).sum::<u64>());
-    let clean = |j: &&SettleJob| j.filed.retries.is_empty() && j.filed.dead.is_empty();
-    inv.arg(batch.iter().filter(clean).count());
-    for job in batch.iter().filter(clean) {
-        inv.arg(&job.id);
+        .arg(batch.iter().map(|j| j.filed.delivered_all()).sum::<u64>())
+        .arg(&shared.keys.prefix);
+    let entries = || batch.iter().filter_map(|j| Some((j.id.as_ref()?, &j.filed)));
+    inv.arg(entries().filter(|(_, f)| f.is_clean()).count());
+    for (id, _) in entries().filter(|(_, f)| f.is_clean()) {
+        inv.arg(id);
     }
-    for job in batch.iter().filter(|j| !clean(j)) {
-        inv.arg(&job.id)
-            .arg(job.filed.retries.len())
-            .arg(job.filed.dead.len());
-        for (due, blob) in &job.filed.retries {
-            inv.arg(*due).arg(blob.as_slice());
-        }
-        for d in &job.filed.dead {
-            let status = d.status.map(|s| s.to_string()).unwrap_or_default();
-            inv.arg(d.blob.as_slice())
-                .arg(&d.error)
-                .arg(status)
-                .arg(&now);
-        }
+    inv.arg(entries().filter(|(_, f)| !f.is_clean()).count());
+    for (id, filed) in entries().filter(|(_, f)| !f.is_clean()) {
+        filing(&mut inv, id.as_bytes(), filed, &now);
+    }
+    let released = || batch.iter().flat_map(|j| j.filed.released.iter());
+    inv.arg(released().count());
+    for r in released() {
+        filing(&mut inv, &r.lease, &r.filed, &now);
     }
     // Bounded: about five minutes of backoff, or a few seconds once the
     // worker is stopping (the entries are then reclaimed by another). Each
@@ -109,19 +137,29 @@ pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob], outage: &
             Ok(settled) => {
                 outage.answered(Link::Commands);
                 shared.counters.add(|c| &c.entries, settled);
-                let dead: usize = batch.iter().map(|j| j.filed.dead.len()).sum();
+                let dead: usize = batch
+                    .iter()
+                    .map(|j| {
+                        j.filed.dead.len()
+                            + j.filed.released.iter().map(|r| r.filed.dead.len()).sum::<usize>()
+                    })
+                    .sum();
                 if dead > 0 {
                     shared.recorder.metrics().dead_lettered(dead as u64);
                 }
-                if settled < batch.len() as u64 {
+                let entries = batch.iter().filter(|j| j.id.is_some()).count() as u64;
+                if settled < entries {
                     tracing::debug!(
-                        skipped = batch.len() as u64 - settled,
+                        skipped = entries - settled,
                         "entries were settled by another worker"
                     );
                 }
                 let first = batch
                     .iter()
-                    .flat_map(|j| j.filed.retries.iter().map(|(due, _)| *due))
+                    .flat_map(|j| {
+                        let released = j.filed.released.iter().flat_map(|r| r.filed.retries.iter());
+                        j.filed.retries.iter().chain(released).map(|(due, _)| *due)
+                    })
                     .min();
                 if let Some(first) = first {
                     let known = shared.next_due.load(Ordering::Relaxed);

@@ -22,9 +22,16 @@ pub struct WorkerStats {
     /// Deliveries (or malformed entries) moved to the dead letters.
     pub dead: u64,
     /// Deliveries not attempted because their subscription's circuit was
-    /// open: back to the delayed set, due when a probe may go through,
-    /// their attempt count unchanged.
+    /// open (or paused by a 429), or they must wait for their rate-limit
+    /// slot or a place among their subscription's deliveries in flight:
+    /// back to the delayed set, due when they may go, their attempt count
+    /// unchanged.
     pub deferred: u64,
+    /// Deliveries this worker went on with past their entry, so that the
+    /// entry's other deliveries were settled without waiting for them (a
+    /// slow or hanging receiver); each is held in the delayed set until it
+    /// ends.
+    pub held: u64,
     /// Entries reclaimed from workers that stopped answering, or recovered
     /// from this worker's own pending list (a read whose reply was lost).
     pub reclaimed: u64,
@@ -103,6 +110,7 @@ pub(super) struct Counters {
     pub(super) retried: AtomicU64,
     pub(super) dead: AtomicU64,
     pub(super) deferred: AtomicU64,
+    pub(super) held: AtomicU64,
     pub(super) reclaimed: AtomicU64,
     pub(super) read_errors: AtomicU64,
     pub(super) consumers_removed: AtomicU64,
@@ -131,6 +139,7 @@ impl Counters {
             retried: self.retried.load(Ordering::SeqCst),
             dead: self.dead.load(Ordering::SeqCst),
             deferred: self.deferred.load(Ordering::SeqCst),
+            held: self.held.load(Ordering::SeqCst),
             reclaimed: self.reclaimed.load(Ordering::SeqCst),
             read_errors: self.read_errors.load(Ordering::SeqCst),
             consumers_removed: self.consumers_removed.load(Ordering::SeqCst),
