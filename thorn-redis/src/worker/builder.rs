@@ -134,11 +134,16 @@ impl WorkerBuilder {
         let shutdown = ShutdownHandle::default();
         let slot_count =
             u32::try_from(concurrency * ENTRIES_PER_DELIVERY_SLOT).unwrap_or(u32::MAX >> 4);
-        let held_count =
-            u32::try_from(concurrency).unwrap_or(u32::MAX).saturating_mul(HELD_PER_DELIVERY_SLOT).min(u32::MAX >> 4);
+        let held_count = u32::try_from(concurrency)
+            .unwrap_or(u32::MAX)
+            .saturating_mul(HELD_PER_DELIVERY_SLOT)
+            .min(u32::MAX >> 4);
         Ok(Worker {
             shared: Arc::new(Shared {
-                circuits: super::circuits::SharedCircuits::new(&options.keys(), self.config.breaker),
+                circuits: super::circuits::SharedCircuits::new(
+                    &options.keys(),
+                    self.config.breaker,
+                ),
                 shares: super::pace::Shares::new(concurrency),
                 held_slots: Arc::new(Semaphore::new(held_count as usize)),
                 held_count,

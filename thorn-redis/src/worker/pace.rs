@@ -99,10 +99,7 @@ impl Flight {
         };
         let key = shared.keys.of("flight", sub.id);
         let member = item.delivery.id.to_string();
-        let timeout = item
-            .delivery
-            .timeout
-            .unwrap_or(shared.config.event_timeout);
+        let timeout = item.delivery.timeout.unwrap_or(shared.config.event_timeout);
         // A place lapses after the longest an attempt can take, and some:
         // a worker that dies does not hold it for ever.
         let lapse = timeout + shared.ack_deadline;
@@ -173,7 +170,9 @@ impl Shares {
 
     /// Waits for a place in `sub`'s share.
     pub(super) async fn enter(&self, sub: &Subscriber) -> Option<OwnedSemaphorePermit> {
-        let share = sub.max_in_flight.map_or(self.share, |cap| cap.min(self.share));
+        let share = sub
+            .max_in_flight
+            .map_or(self.share, |cap| cap.min(self.share));
         let counter = {
             let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
             if held.len() >= SHARES_KEPT {

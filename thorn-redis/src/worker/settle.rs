@@ -103,7 +103,11 @@ pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob], outage: &
         .arg(GROUP)
         .arg(batch.iter().map(|j| j.filed.delivered_all()).sum::<u64>())
         .arg(&shared.keys.prefix);
-    let entries = || batch.iter().filter_map(|j| Some((j.id.as_ref()?, &j.filed)));
+    let entries = || {
+        batch
+            .iter()
+            .filter_map(|j| Some((j.id.as_ref()?, &j.filed)))
+    };
     inv.arg(entries().filter(|(_, f)| f.is_clean()).count());
     for (id, _) in entries().filter(|(_, f)| f.is_clean()) {
         inv.arg(id);
@@ -141,7 +145,11 @@ pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob], outage: &
                     .iter()
                     .map(|j| {
                         j.filed.dead.len()
-                            + j.filed.released.iter().map(|r| r.filed.dead.len()).sum::<usize>()
+                            + j.filed
+                                .released
+                                .iter()
+                                .map(|r| r.filed.dead.len())
+                                .sum::<usize>()
                     })
                     .sum();
                 if dead > 0 {
