@@ -24,6 +24,10 @@ pub struct Keys {
     /// A hash of the open (or paused) circuits: subscription id →
     /// `"<until, Unix ms>,<openings in a row>"`.
     pub circuits: String,
+    /// A hash of the health of the receivers that failed lately (the
+    /// breaker's counts): subscription id → `"<failures in a row>,<window
+    /// start>,<attempts in it>,<failures in it>"`.
+    pub health: String,
     /// A hash of the rate-limited subscriptions' pace: subscription id →
     /// the theoretical arrival time of its next delivery (Unix ms).
     pub pace: String,
@@ -45,6 +49,7 @@ impl Keys {
             stats: format!("thorn:{{{queue}}}:stats"),
             circuits: format!("thorn:{{{queue}}}:circuits"),
             pace: format!("thorn:{{{queue}}}:pace"),
+            health: format!("thorn:{{{queue}}}:health"),
             prefix: format!("thorn:{{{queue}}}:"),
         }
     }

@@ -184,11 +184,19 @@ async fn a_settle_that_cannot_file_its_dead_letter_writes_nothing() {
             .key(&keys.delayed)
             .key(&keys.dead)
             .key(&keys.stats)
+            .key(&keys.circuits)
+            .key(&keys.health)
             .arg("thorn")
             .arg(0)
             .arg(keys.prefix.as_str())
+            // Now, and the breaker's policy.
+            .arg(1_700_000_000_000u64)
+            .arg(5)
+            .arg(60_000)
+            .arg(20)
+            .arg(30_000)
             // No clean entry; one filing: the entry, no retry, one dead
-            // letter, no ordered delivery ended; no held delivery.
+            // letter, no ordered delivery ended.
             .arg(0)
             .arg(1)
             .arg(&ids[0])
@@ -199,9 +207,11 @@ async fn a_settle_that_cannot_file_its_dead_letter_writes_nothing() {
             .arg("HTTP 404")
             .arg("404")
             .arg(1_700_000_000_000u64)
+            // No held delivery, no word on a receiver's health.
+            .arg(0)
             .arg(0);
         let mut c = c.clone();
-        async move { inv.invoke_async::<u64>(&mut c).await }
+        async move { inv.invoke_async::<(u64, Vec<String>)>(&mut c).await }
     };
     let failed = settle(&mut c).await.unwrap_err();
     assert!(
@@ -217,7 +227,7 @@ async fn a_settle_that_cannot_file_its_dead_letter_writes_nothing() {
 
     // Once the key is right, the same call settles it.
     let _: () = c.del(&keys.dead).await.unwrap();
-    assert_eq!(settle(&mut c).await.unwrap(), 1);
+    assert_eq!(settle(&mut c).await.unwrap(), (1, Vec::new()));
     assert_eq!(pending(&mut c, &keys.stream).await, 0);
     let dead: usize = c.xlen(&keys.dead).await.unwrap();
     assert_eq!(dead, 1);

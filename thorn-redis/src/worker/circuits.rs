@@ -3,10 +3,10 @@
 //! An open circuit lives in the queue's hash `thorn:{queue}:circuits`
 //! (subscription id → `"<open until, Unix ms>,<openings in a row>"`), so a
 //! circuit one worker opens defers that subscription's deliveries in every
-//! worker. Failures in a row are counted by each worker
-//! ([`thorn_http::Circuits`], the state machine of
-//! [`thorn_core::breaker`]); the worker whose count reaches the threshold
-//! opens the circuit for all. Once the cool-down is over, one worker wins
+//! worker. Attempts are counted for every worker in the script call that
+//! settles them (`settle.lua`, the arithmetic of [`thorn_core::breaker`],
+//! kept in `thorn:{queue}:health`), which opens the circuit when the
+//! failures in a row or the failure rate say so. Once the cool-down is over, one worker wins
 //! the probe (`SET … NX` on `thorn:{queue}:probe:<id>`, expiring after a
 //! cool-down should its worker die): a success removes the circuit, a
 //! failure opens it again for twice as long. Every read refreshes the
@@ -26,7 +26,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use redis::AsyncCommands as _;
 use thorn_core::breaker::{Admission, BreakerPolicy, Transition, now_ms};
-use thorn_http::Circuits;
 use thorn_http::circuits::signal;
 use uuid::Uuid;
 
@@ -40,7 +39,7 @@ type OpenCircuits = HashMap<Uuid, (u64, u32)>;
 pub(super) struct SharedCircuits {
     key: String,
     probe_prefix: String,
-    local: Circuits,
+    policy: BreakerPolicy,
     open: Mutex<OpenCircuits>,
     /// Whether `open` holds any: while none is open, admitting a delivery
     /// takes no lock.
@@ -52,14 +51,23 @@ impl SharedCircuits {
         SharedCircuits {
             key: keys.circuits.clone(),
             probe_prefix: format!("{}probe:", keys.prefix),
-            local: Circuits::new(policy),
+            policy,
             open: Mutex::new(HashMap::new()),
             any_open: AtomicBool::new(false),
         }
     }
 
-    fn policy(&self) -> &BreakerPolicy {
-        self.local.policy()
+    pub(super) fn policy(&self) -> &BreakerPolicy {
+        &self.policy
+    }
+
+    /// Records circuits a settle call opened, until `until`.
+    pub(super) fn opened(&self, subs: &[Uuid], until: u64) {
+        self.change(|open| {
+            for sub in subs {
+                open.insert(*sub, (until, 1));
+            }
+        });
     }
 
     fn view(&self) -> std::sync::MutexGuard<'_, OpenCircuits> {
@@ -203,21 +211,20 @@ pub(super) async fn record(
     attempt: &thorn_http::Attempt,
 ) -> Option<Transition> {
     let circuits = &shared.circuits;
+    // Other attempts are counted where their entries are settled.
+    if !probe {
+        return None;
+    }
     // A failed probe opens the circuit again, for longer (`Some` of its
-    // openings in a row); other attempts go through this worker's count.
-    let (transition, reopened) = if probe {
-        let success = signal(attempt)?;
-        circuits.local.record_attempt(sub, attempt);
-        if success {
-            (Transition::Closed, None)
-        } else {
-            let openings = circuits.seen(sub).map_or(1, |(_, n)| n).saturating_add(1);
-            let until = now_ms()
-                .saturating_add(circuits.policy().cool_down_after(openings).as_millis() as u64);
-            (Transition::Opened { until }, Some(openings))
-        }
+    // openings in a row).
+    let success = signal(attempt)?;
+    let (transition, reopened) = if success {
+        (Transition::Closed, None)
     } else {
-        (circuits.local.record_attempt(sub, attempt)?, None)
+        let openings = circuits.seen(sub).map_or(1, |(_, n)| n).saturating_add(1);
+        let until =
+            now_ms().saturating_add(circuits.policy().cool_down_after(openings).as_millis() as u64);
+        (Transition::Opened { until }, Some(openings))
     };
     if let Err(e) = share(shared, sub, transition, reopened).await {
         tracing::warn!(error = %e, subscription = %sub, "the circuit's change could not be shared; this worker keeps it");

@@ -16,6 +16,7 @@ use futures_util::StreamExt as _;
 use futures_util::stream::FuturesUnordered;
 use thorn_core::breaker::Admission;
 use thorn_core::{Outcome, ShownUrl, Status};
+use thorn_http::circuits::signal;
 use thorn_http::{Attempt, Verdict, group_by_subscription};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
@@ -56,6 +57,55 @@ pub(super) struct Filed {
     /// Deliveries this worker went on with past their entry (see
     /// [`super::held`]), each filed on its own.
     pub(super) released: Vec<Released>,
+    /// What the attempts said of their receivers, for the breaker.
+    pub(super) health: Vec<Health>,
+}
+
+/// What attempts to one subscription said of its receiver, in a row.
+pub(super) struct Health {
+    pub(super) sub: Arc<thorn_core::Subscriber>,
+    /// Whether one succeeded: the count of failures in a row starts over.
+    pub(super) reset: bool,
+    /// Failures after the last success.
+    pub(super) tail: u32,
+    pub(super) attempts: u32,
+    pub(super) failures: u32,
+}
+
+impl Health {
+    pub(super) fn new(sub: &Arc<thorn_core::Subscriber>) -> Self {
+        Health {
+            sub: Arc::clone(sub),
+            reset: false,
+            tail: 0,
+            attempts: 0,
+            failures: 0,
+        }
+    }
+
+    /// Adds one attempt's word: `true` for a receiver that answered.
+    pub(super) fn add(&mut self, success: bool) {
+        self.attempts += 1;
+        if success {
+            self.reset = true;
+            self.tail = 0;
+        } else {
+            self.failures += 1;
+            self.tail += 1;
+        }
+    }
+
+    /// Adds `later`'s attempts, made after these.
+    pub(super) fn then(&mut self, later: &Health) {
+        if later.reset {
+            self.reset = true;
+            self.tail = later.tail;
+        } else {
+            self.tail += later.tail;
+        }
+        self.attempts += later.attempts;
+        self.failures += later.failures;
+    }
 }
 
 impl Filed {
@@ -91,6 +141,9 @@ pub(super) struct Done {
     pub(super) until: u64,
     /// For a [`Status::Deferred`] delivery: whether its slot is taken.
     pub(super) paced: bool,
+    /// What its attempt said of the receiver (`None`: no attempt, a
+    /// refused one, or a probe, whose outcome the worker shares itself).
+    pub(super) health: Option<bool>,
 }
 
 pub(super) struct DeadItem {
@@ -295,12 +348,14 @@ pub(super) async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<Done> {
                 circuits::pause(&shared, sub, wait).await;
             }
         }
+        let health = if probe { None } else { signal(&attempt) };
         done.push(Done {
             item,
             attempt,
             status,
             until: 0,
             paced: false,
+            health,
         });
     }
     if let Some(turn) = lane.turn {
@@ -317,6 +372,7 @@ fn deferred(item: QueuedDelivery, until: u64, paced: bool) -> Done {
         status: Status::Deferred,
         until,
         paced,
+        health: None,
     }
 }
 
@@ -329,9 +385,20 @@ pub(super) fn file(shared: &Shared, filed: &mut Filed, done: Done) {
         status,
         until,
         paced,
+        health,
     } = done;
     let n = item.attempts.saturating_add(1);
     let sub = &item.delivery.subscriber;
+    if let Some(success) = health {
+        match filed.health.last_mut() {
+            Some(last) if last.sub.id == sub.id => last.add(success),
+            _ => {
+                let mut h = Health::new(sub);
+                h.add(success);
+                filed.health.push(h);
+            }
+        }
+    }
     if sub.ordered && !matches!(status, Status::Deferred | Status::Retrying) {
         filed.ended.push((sub.id, item.delivery.id));
     }

@@ -1,15 +1,18 @@
 //! Settling entries in batches: acknowledge, delete, file retries and
 //! dead letters, one script call for many entries.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
 use std::sync::atomic::Ordering;
+use thorn_core::breaker::Transition;
 
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::Shared;
 use super::backoff::now_ms;
-use super::deliver::Filed;
+use super::deliver::{Filed, Health};
 use super::outage::{Link, Outage};
 use crate::keys::GROUP;
 use crate::scripts;
@@ -33,6 +36,44 @@ fn filing(inv: &mut redis::ScriptInvocation<'_>, key: &[u8], filed: &Filed, now:
     }
     for (sub, id) in &filed.ended {
         inv.arg(sub.to_string()).arg(id.as_bytes().as_slice());
+    }
+}
+
+/// What the batch's attempts said of each subscription's receiver, in the
+/// order they were filed.
+fn health_of(batch: &[SettleJob]) -> Vec<Health> {
+    let mut all: Vec<Health> = Vec::new();
+    let mut index: HashMap<uuid::Uuid, usize> = HashMap::new();
+    let each = batch.iter().flat_map(|j| {
+        let released = j.filed.released.iter().flat_map(|r| r.filed.health.iter());
+        j.filed.health.iter().chain(released)
+    });
+    for h in each {
+        match index.get(&h.sub.id) {
+            Some(&i) => all[i].then(h),
+            None => {
+                index.insert(h.sub.id, all.len());
+                let mut first = Health::new(&h.sub);
+                first.then(h);
+                all.push(first);
+            }
+        }
+    }
+    all
+}
+
+/// Tells the worker and the observers of the circuits a settle call
+/// opened.
+fn circuits_opened(shared: &Shared, health: &[Health], opened: &[String]) {
+    let until = now_ms().saturating_add(shared.circuits.policy().cool_down.as_millis() as u64);
+    let ids: Vec<uuid::Uuid> = opened.iter().filter_map(|id| id.parse().ok()).collect();
+    shared.circuits.opened(&ids, until);
+    for h in health.iter().filter(|h| ids.contains(&h.sub.id)) {
+        shared.recorder.circuit(
+            &h.sub,
+            Transition::Opened { until },
+            shared.circuits.open_count(),
+        );
     }
 }
 
@@ -96,13 +137,22 @@ pub(super) async fn settle_loop(
 pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob], outage: &mut Outage) {
     let now = now_ms().to_string();
     let mut inv = scripts::SETTLE.prepare_invoke();
+    let policy = *shared.circuits.policy();
+    let millis = |d: std::time::Duration| d.as_millis() as u64;
     inv.key(&shared.keys.stream)
         .key(&shared.keys.delayed)
         .key(&shared.keys.dead)
         .key(&shared.keys.stats)
+        .key(&shared.keys.circuits)
+        .key(&shared.keys.health)
         .arg(GROUP)
         .arg(batch.iter().map(|j| j.filed.delivered_all()).sum::<u64>())
-        .arg(&shared.keys.prefix);
+        .arg(&shared.keys.prefix)
+        .arg(&now)
+        .arg(policy.consecutive_failures)
+        .arg(millis(policy.window))
+        .arg(policy.window_min_attempts)
+        .arg(millis(policy.cool_down));
     let entries = || {
         batch
             .iter()
@@ -121,6 +171,19 @@ pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob], outage: &
     for r in released() {
         filing(&mut inv, &r.lease, &r.filed, &now);
     }
+    let health = if policy.enabled {
+        health_of(batch)
+    } else {
+        Vec::new()
+    };
+    inv.arg(health.len());
+    for h in &health {
+        inv.arg(h.sub.id.to_string())
+            .arg(u8::from(h.reset))
+            .arg(h.tail)
+            .arg(h.attempts)
+            .arg(h.failures);
+    }
     // Bounded: about five minutes of backoff, or a few seconds once the
     // worker is stopping (the entries are then reclaimed by another). Each
     // batch's backoff starts over so that "a few seconds" holds for the
@@ -132,14 +195,17 @@ pub(super) async fn settle_batch(shared: &Shared, batch: &[SettleJob], outage: &
         }
         let result = match shared.conn.get().await {
             Ok(mut conn) => inv
-                .invoke_async::<u64>(&mut conn)
+                .invoke_async::<(u64, Vec<String>)>(&mut conn)
                 .await
                 .map_err(|e| shared.conn.err(e)),
             Err(e) => Err(e),
         };
         match result {
-            Ok(settled) => {
+            Ok((settled, opened)) => {
                 outage.answered(Link::Commands);
+                if !opened.is_empty() {
+                    circuits_opened(shared, &health, &opened);
+                }
                 shared.counters.add(|c| &c.entries, settled);
                 let dead: usize = batch
                     .iter()
