@@ -1,7 +1,7 @@
 //! A subscription's pace: how many deliveries a second it accepts (a rate
 //! with a burst, kept by the generic cell rate algorithm), as pure code with
 //! the time given by the caller (Unix milliseconds), so that the same
-//! arithmetic runs in process and in a Redis script.
+//! arithmetic runs in process and in a shared store's script.
 //!
 //! The limiter keeps one number per subscription, its *theoretical arrival
 //! time* (TAT). Each delivery takes the next slot: the earliest time at

@@ -31,8 +31,9 @@ pub enum Status {
     /// The receiver answered 410 Gone: the subscription should be removed.
     Gone,
     /// Not attempted: the subscription's circuit is open (its receiver
-    /// kept failing). Tried again once the circuit lets a probe through;
-    /// the error says when.
+    /// kept failing), or its receiver asked for a pause (429 with
+    /// `Retry-After`). Tried again once the circuit lets a probe through or
+    /// the pause ends; the error says when.
     Deferred,
 }
 

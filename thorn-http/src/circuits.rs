@@ -2,10 +2,18 @@
 //! for a backend whose deliveries all go out of one process (`"default"`).
 //! A backend whose workers share a queue keeps them where every worker
 //! sees them instead.
+//!
+//! Besides circuits, the map keeps *pauses*: a receiver that answers 429
+//! with `Retry-After` has asked for no more requests until then, and its
+//! subscription's deliveries are deferred as an open circuit's are. A
+//! pause is no circuit state: it does not open the circuit, is not
+//! counted as an opening, and observers hear of no transition.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
 use thorn_core::breaker::{Admission, BreakerPolicy, Circuit, Transition, now_ms};
 use uuid::Uuid;
 
@@ -15,7 +23,8 @@ use crate::attempt::{Attempt, Verdict};
 ///
 /// Only subscriptions that failed lately are kept: while every receiver
 /// answers, [`admit`](Self::admit) and [`record`](Self::record) read one
-/// atomic and take no lock.
+/// atomic and take no lock. Likewise [`paused`](Self::paused) while no
+/// receiver asked for a pause.
 ///
 /// ```
 /// use thorn_core::breaker::{Admission, BreakerPolicy};
@@ -36,6 +45,11 @@ pub struct Circuits {
     tracked: AtomicUsize,
     /// How many of them are open or half-open.
     open: AtomicUsize,
+    /// Until when (Unix ms) each paused subscription's receiver asked for
+    /// no requests.
+    pauses: Mutex<HashMap<Uuid, u64>>,
+    /// How many pauses the map holds.
+    paused: AtomicUsize,
 }
 
 impl Circuits {
@@ -46,6 +60,8 @@ impl Circuits {
             circuits: Mutex::new(HashMap::new()),
             tracked: AtomicUsize::new(0),
             open: AtomicUsize::new(0),
+            pauses: Mutex::new(HashMap::new()),
+            paused: AtomicUsize::new(0),
         }
     }
 
@@ -80,7 +96,7 @@ impl Circuits {
         if self.quiet() {
             return Admission::Pass;
         }
-        let mut circuits = self.lock();
+        let mut circuits = lock(&self.circuits);
         match circuits.get_mut(&id) {
             Some(circuit) => circuit.admit(&self.policy, now),
             None => Admission::Pass,
@@ -93,7 +109,7 @@ impl Circuits {
         if !self.policy.enabled || success && self.quiet() {
             return None;
         }
-        let mut circuits = self.lock();
+        let mut circuits = lock(&self.circuits);
         let circuit = match circuits.get_mut(&id) {
             Some(circuit) => circuit,
             None if success => return None,
@@ -131,9 +147,87 @@ impl Circuits {
         self.record(id, success, now_ms())
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, Circuit>> {
-        self.circuits.lock().unwrap_or_else(|p| p.into_inner())
+    /// Pauses subscription `id` until `until` (Unix ms): until then
+    /// [`paused`](Self::paused) says so. A pause is never shortened by a
+    /// later, shorter one. Returns when the pause ends.
+    pub fn pause(&self, id: Uuid, until: u64) -> u64 {
+        let mut pauses = lock(&self.pauses);
+        let end = pauses.entry(id).or_insert(0);
+        *end = (*end).max(until);
+        let end = *end;
+        self.paused.store(pauses.len(), Ordering::Release);
+        end
     }
+
+    /// Pauses subscription `id` for as long as `attempt`'s receiver asked:
+    /// when it answered 429 with a `Retry-After` (at most the policy's
+    /// [`max_cool_down`](BreakerPolicy::max_cool_down), whether circuits
+    /// open or not). Returns when the pause ends, or `None` when the
+    /// attempt asked for none. Reads the clock only for such an answer.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use thorn_core::breaker::BreakerPolicy;
+    /// # use thorn_http::{Attempt, Circuits, Verdict};
+    /// let circuits = Circuits::new(BreakerPolicy::default());
+    /// let id = uuid::Uuid::new_v4();
+    /// let too_many = Attempt {
+    ///     verdict: Verdict::Retryable,
+    ///     status: Some(429),
+    ///     retry_after: Some(Duration::from_secs(2)),
+    ///     timed_out: false,
+    ///     refused: false,
+    ///     duration: Duration::from_millis(3),
+    ///     error: None,
+    /// };
+    /// let until = circuits.pause_for(id, &too_many).unwrap();
+    /// assert_eq!(circuits.paused_now(id), Some(until));
+    /// assert_eq!(circuits.paused(id, until), None, "over when the time comes");
+    /// assert_eq!(circuits.open(), 0, "a pause opens no circuit");
+    /// ```
+    pub fn pause_for(&self, id: Uuid, attempt: &Attempt) -> Option<u64> {
+        if attempt.status != Some(429) {
+            return None;
+        }
+        let wait = attempt.retry_after?.min(self.policy.max_cool_down);
+        if wait.is_zero() {
+            return None;
+        }
+        Some(self.pause(id, now_ms().saturating_add(millis(wait))))
+    }
+
+    /// Until when (Unix ms) subscription `id` is paused at `now`, if it
+    /// is. Takes no lock while no subscription is paused; pauses that have
+    /// ended are forgotten.
+    pub fn paused(&self, id: Uuid, now: u64) -> Option<u64> {
+        if self.paused.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        let mut pauses = lock(&self.pauses);
+        pauses.retain(|_, until| *until > now);
+        self.paused.store(pauses.len(), Ordering::Release);
+        pauses.get(&id).copied()
+    }
+
+    /// Until when subscription `id` is paused now, if it is: see
+    /// [`paused`](Self::paused). Reads no clock while no subscription is
+    /// paused.
+    pub fn paused_now(&self, id: Uuid) -> Option<u64> {
+        if self.paused.load(Ordering::Acquire) == 0 {
+            return None;
+        }
+        self.paused(id, now_ms())
+    }
+}
+
+/// Locks, also after a panic elsewhere: every change under these locks is
+/// whole, so none is left half-made.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// What an attempt says of its receiver's health: `Some(false)` when the
@@ -146,4 +240,104 @@ pub fn signal(attempt: &Attempt) -> Option<bool> {
         return None;
     }
     Some(attempt.verdict != Verdict::Retryable)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use thorn_core::breaker::{Admission, BreakerPolicy, now_ms};
+    use uuid::Uuid;
+
+    use super::Circuits;
+    use crate::attempt::{Attempt, Verdict};
+
+    fn answer(status: u16, retry_after: Option<u64>) -> Attempt {
+        Attempt {
+            verdict: Verdict::Retryable,
+            status: Some(status),
+            retry_after: retry_after.map(Duration::from_secs),
+            timed_out: false,
+            refused: false,
+            duration: Duration::from_millis(1),
+            error: None,
+        }
+    }
+
+    #[test]
+    fn only_a_429_with_retry_after_pauses() {
+        let circuits = Circuits::new(BreakerPolicy::default());
+        let id = Uuid::new_v4();
+        assert_eq!(circuits.pause_for(id, &answer(503, Some(5))), None);
+        assert_eq!(circuits.pause_for(id, &answer(429, None)), None);
+        assert_eq!(circuits.pause_for(id, &answer(429, Some(0))), None);
+        assert_eq!(circuits.paused_now(id), None);
+        let before = now_ms();
+        let until = circuits.pause_for(id, &answer(429, Some(5))).unwrap();
+        assert!((before + 5_000..=now_ms() + 5_000).contains(&until));
+    }
+
+    #[test]
+    fn a_pause_is_clamped_to_the_longest_cool_down() {
+        let policy =
+            BreakerPolicy::default().with(5, Duration::from_secs(1), Duration::from_secs(60));
+        let circuits = Circuits::new(policy);
+        let before = now_ms();
+        let until = circuits
+            .pause_for(Uuid::new_v4(), &answer(429, Some(86_400)))
+            .unwrap();
+        assert!((before + 60_000..=now_ms() + 60_000).contains(&until));
+    }
+
+    #[test]
+    fn a_pause_holds_its_subscription_only_opens_nothing_and_ends() {
+        let circuits = Circuits::new(BreakerPolicy::default());
+        let (paused, other) = (Uuid::new_v4(), Uuid::new_v4());
+        let now = 1_000_000;
+        assert_eq!(circuits.pause(paused, now + 2_000), now + 2_000);
+        assert_eq!(
+            circuits.pause(paused, now + 500),
+            now + 2_000,
+            "a shorter one shortens nothing"
+        );
+        assert_eq!(circuits.paused(paused, now), Some(now + 2_000));
+        assert_eq!(circuits.paused(paused, now + 1_999), Some(now + 2_000));
+        assert_eq!(circuits.paused(other, now), None);
+        assert_eq!(
+            circuits.admit(paused, now),
+            Admission::Pass,
+            "not a circuit"
+        );
+        assert_eq!(circuits.open(), 0);
+        assert_eq!(circuits.paused(paused, now + 2_000), None);
+        assert_eq!(
+            circuits.paused.load(Ordering::Relaxed),
+            0,
+            "an ended pause is forgotten: the fast path is back"
+        );
+    }
+
+    #[test]
+    fn pauses_hold_with_the_breaker_off() {
+        let circuits = Circuits::new(BreakerPolicy::never());
+        let id = Uuid::new_v4();
+        let until = circuits.pause_for(id, &answer(429, Some(3))).unwrap();
+        assert_eq!(circuits.paused_now(id), Some(until));
+    }
+
+    #[test]
+    fn circuits_open_and_defer_as_before() {
+        let circuits = Circuits::new(BreakerPolicy::default());
+        let id = Uuid::new_v4();
+        for _ in 0..5 {
+            circuits.record(id, false, 1_000);
+        }
+        assert!(matches!(circuits.admit(id, 1_001), Admission::Defer { .. }));
+        assert_eq!(
+            circuits.paused(id, 1_001),
+            None,
+            "an open circuit is no pause"
+        );
+    }
 }

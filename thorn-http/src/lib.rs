@@ -41,6 +41,11 @@
 //! and counts into [`Metrics`] (the [`metrics`](mod@crate::metrics) facade); [`group_by_subscription`] splits a batch
 //! into per-subscription lanes sorted by URL origin.
 //!
+//! A backend that delivers from one process keeps each subscription's
+//! health there: [`Circuits`] (the breaker, and the pauses a receiver asks
+//! for with 429 and `Retry-After`) and [`Pace`] (its rate limit, its cap
+//! on attempts in flight, its turn when it asks for strict order).
+//!
 //! ```no_run
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> thorn_core::Result<()> {
@@ -71,6 +76,7 @@ mod client;
 mod lanes;
 pub mod metrics;
 mod outcome;
+pub mod pace;
 mod redirect;
 mod resolver;
 pub mod settings;
@@ -82,5 +88,6 @@ pub use circuits::Circuits;
 pub use client::HttpClient;
 pub use lanes::group_by_subscription;
 pub use outcome::{AttemptRecorder, status_of};
+pub use pace::{InFlight, Pace, Turn};
 pub use settings::SETTINGS;
 pub use tls::TrustedRoots;

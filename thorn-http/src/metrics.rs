@@ -5,7 +5,7 @@
 //! | name | kind | labels | what |
 //! |---|---|---|---|
 //! | `thorn_attempts_total` | counter | `class`: `2xx` `3xx` `4xx` `5xx` `1xx`, `timeout`, `refused`, `error` | HTTP attempts, by what answered |
-//! | `thorn_deliveries_total` | counter | `status`: `delivered` `failed` `timed_out` `gone` `deferred` | deliveries that ended, by how (`deferred`: not attempted, the subscription's circuit being open) |
+//! | `thorn_deliveries_total` | counter | `status`: `delivered` `failed` `timed_out` `gone` `deferred` | deliveries that ended, by how (`deferred`: not attempted, the subscription's circuit being open or its receiver having asked for a pause) |
 //! | `thorn_retries_total` | counter | | attempts followed by another |
 //! | `thorn_refused_total` | counter | | attempts the recipient policy refused |
 //! | `thorn_dead_lettered_total` | counter | | deliveries moved to a dead-letter store |

@@ -162,18 +162,45 @@ impl AttemptRecorder {
     /// its subscription's circuit is open until `until` (Unix ms); tells
     /// the observers (`on_error`), `tracing` and the metrics.
     pub fn defer(&self, outcome: &mut Outcome, until: u64) {
-        let at = humantime::format_rfc3339_millis(
-            std::time::UNIX_EPOCH + std::time::Duration::from_millis(until),
-        );
-        outcome.status = Status::Deferred;
+        let at = rfc3339(until);
         outcome.error = Some(format!(
             "not attempted: the circuit of subscription {} is open (its receiver kept failing); \
              it lets a probe through at {at}",
             outcome.subscriber.id
         ));
-        self.metrics.deferred();
         tracing::debug!(delivery = %outcome.delivery, subscription = %outcome.subscriber.id, until = %at,
             "thorn delivery deferred: the circuit is open");
+        self.deferred(outcome);
+    }
+
+    /// Makes `outcome` [`Status::Deferred`]: not attempted (again) because
+    /// its subscription's receiver asked for a pause until `until` (Unix
+    /// ms), answering 429 with `Retry-After`; tells the observers
+    /// (`on_error`), `tracing` and the metrics, as [`defer`](Self::defer)
+    /// does. No circuit opened: nothing is said of one.
+    pub fn defer_paused(&self, outcome: &mut Outcome, until: u64) {
+        let at = rfc3339(until);
+        outcome.error = Some(format!(
+            "not attempted: the receiver of subscription {} asked for a pause (429 with \
+             Retry-After); its deliveries go again from {at}",
+            outcome.subscriber.id
+        ));
+        tracing::debug!(delivery = %outcome.delivery, subscription = %outcome.subscriber.id, until = %at,
+            "thorn delivery deferred: the receiver asked for a pause");
+        self.deferred(outcome);
+    }
+
+    /// Reports that `subscriber`'s receiver asked for a pause until
+    /// `until` (Unix ms): a `tracing` event. A pause is not a circuit
+    /// opening: no observer hears of a transition, no opening is counted.
+    pub fn paused(&self, subscriber: &Subscriber, until: u64) {
+        tracing::info!(subscription = %subscriber.id, url = %thorn_core::ShownUrl(&subscriber.url), until = %rfc3339(until),
+            "a subscription's receiver asked for a pause (429 with Retry-After): its deliveries are deferred until then");
+    }
+
+    fn deferred(&self, outcome: &mut Outcome) {
+        outcome.status = Status::Deferred;
+        self.metrics.deferred();
         notify(&self.observers, outcome, AttemptEnd::Error);
     }
 
@@ -183,9 +210,7 @@ impl AttemptRecorder {
     pub fn circuit(&self, subscriber: &Subscriber, transition: Transition, open_now: usize) {
         match transition {
             Transition::Opened { until } => {
-                let at = humantime::format_rfc3339_millis(
-                    std::time::UNIX_EPOCH + std::time::Duration::from_millis(until),
-                );
+                let at = rfc3339(until);
                 self.metrics.circuit_opened(open_now);
                 tracing::warn!(subscription = %subscriber.id, url = %thorn_core::ShownUrl(&subscriber.url), until = %at,
                     "a subscription's circuit opened: its receiver keeps failing; deliveries wait for a probe");
@@ -210,6 +235,11 @@ impl AttemptRecorder {
             "thorn delivery attempt"
         );
     }
+}
+
+/// A time in Unix ms, for people: RFC 3339 with milliseconds.
+fn rfc3339(ms: u64) -> humantime::Rfc3339Timestamp {
+    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
 }
 
 #[cfg(test)]
@@ -413,5 +443,51 @@ mod tests {
             1,
             "one delivery got a 2xx"
         );
+    }
+
+    #[test]
+    fn a_pause_and_an_open_circuit_defer_with_their_own_reason() {
+        let calls = Arc::new(Calls::default());
+        let probe = MetricsProbe::new();
+        let mut config = Config::default();
+        config.observers.push(calls.clone());
+        config
+            .extensions
+            .insert(Metrics::from_recorder(probe.recorder()));
+        let recorder = AttemptRecorder::new(&config);
+        let d = delivery();
+        let until = 1_700_000_000_000;
+
+        let mut paused = Outcome::new(&d, Status::Retrying);
+        recorder.defer_paused(&mut paused, until);
+        let error = paused.error.clone().unwrap_or_default();
+        assert_eq!(paused.status, Status::Deferred);
+        assert!(
+            error.contains("429") && error.contains("2023-11-14T22:13:20.000Z"),
+            "{error}"
+        );
+        assert!(!error.contains("circuit"), "{error}");
+
+        let mut open = Outcome::new(&d, Status::Retrying);
+        recorder.defer(&mut open, until);
+        let error = open.error.clone().unwrap_or_default();
+        assert!(
+            error.contains("circuit") && error.contains("probe"),
+            "{error}"
+        );
+
+        recorder.paused(&d.subscriber, until);
+        assert_eq!(
+            calls.take(),
+            [
+                ("error", Status::Deferred, 0, Duration::ZERO),
+                ("error", Status::Deferred, 0, Duration::ZERO)
+            ]
+        );
+        assert_eq!(
+            probe.counter("thorn_deliveries_total", &[("status", "deferred")]),
+            2
+        );
+        assert_eq!(probe.counter("thorn_circuit_openings_total", &[]), 0);
     }
 }

@@ -18,6 +18,38 @@
 //! `Retry-After`) capped at [`MAX_DELAY`]. Longer, durable retries are the
 //! `"redis"` backend's job.
 //!
+//! **Each subscription's health is kept in this process**, shared by every
+//! clone of [`Inline`] (so by every `send` of one [`Thorn`](thorn_core::Thorn)).
+//! It costs nothing where it is not needed: a delivery to a subscription
+//! without limits of its own, while no circuit is open and no receiver
+//! asked for a pause, takes no lock and reads no clock for it.
+//!
+//! - *Circuit breaker* ([`Circuits`]): after its receiver kept failing, a
+//!   subscription's deliveries are answered [`Status::Deferred`] at once,
+//!   without an attempt, until a probe goes through and succeeds.
+//! - *Rate limit* ([`Subscriber::rate_limit`](thorn_core::Subscriber::rate_limit)):
+//!   before each attempt the delivery takes the subscription's next slot
+//!   ([`Pace`]) and waits for it, so the caller's `send` takes longer; it
+//!   is never failed for the limit. The limit holds across concurrent
+//!   sends of the process, not across processes.
+//! - *Cap in flight* ([`Subscriber::max_in_flight`](thorn_core::Subscriber::max_in_flight)):
+//!   at most that many attempts to the subscription at once in the
+//!   process; the others wait their turn, first come first served.
+//! - *A receiver's pause*: a 429 with `Retry-After` pauses its
+//!   subscription until then (at most the breaker's longest cool-down):
+//!   later deliveries to it, in any send, are answered
+//!   [`Status::Deferred`] at once without a request, and the delivery that
+//!   got the 429 too when the pause is longer than [`MAX_DELAY`] (else it
+//!   waits the pause out and tries again). Other subscriptions go on. A
+//!   pause is no circuit opening: observers hear of no transition and
+//!   `thorn_circuit_openings_total` does not count it.
+//! - *Strict order* ([`Subscriber::ordered`](thorn_core::Subscriber::ordered)):
+//!   one send's deliveries to the subscription at a time, in the order
+//!   the sends reached it: a later send's deliveries wait until the
+//!   earlier ones have ended, all their in-process attempts included.
+//!   Without it, one batch's events still go in order (its lane), but
+//!   concurrent sends interleave and a retried delivery may be overtaken.
+//!
 //! Every attempt is seen by `Config::observers` (non-final failures with
 //! [`Status::Retrying`]), by `tracing` (a `thorn.delivery` span per delivery,
 //! an event per attempt) and by the [`Metrics`] counters, all through
@@ -43,12 +75,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use thorn_core::breaker::Admission;
+use thorn_core::breaker::{Admission, now_ms};
 use thorn_core::{
     Batch, Config, Delivery, Dispatcher, Outcome, Registry, Report, Result, RetryPolicy, Status,
     async_trait,
 };
-use thorn_http::{AttemptRecorder, Circuits, HttpClient, group_by_subscription};
+use thorn_http::{AttemptRecorder, Circuits, HttpClient, Pace, Turn, group_by_subscription};
 use tokio::task::JoinSet;
 use tracing::Instrument as _;
 
@@ -75,8 +107,8 @@ pub fn register(registry: &mut Registry) {
 
 thorn_core::link_backend!(register);
 
-/// The `"default"` backend. Cheap to clone; clones share the HTTP client
-/// and the metrics.
+/// The `"default"` backend. Cheap to clone; clones share the HTTP client,
+/// the metrics, the circuits and the pace of the subscriptions.
 #[derive(Clone, Debug)]
 pub struct Inline {
     client: HttpClient,
@@ -84,6 +116,7 @@ pub struct Inline {
     concurrency: usize,
     recorder: AttemptRecorder,
     circuits: Arc<Circuits>,
+    pace: Arc<Pace>,
 }
 
 impl Inline {
@@ -104,12 +137,19 @@ impl Inline {
             concurrency: config.concurrency.max(1),
             recorder: AttemptRecorder::new(config),
             circuits: Arc::new(Circuits::new(config.breaker)),
+            pace: Arc::new(Pace::new()),
         }
     }
 
-    /// The subscriptions' circuits, kept in this process.
+    /// The subscriptions' circuits and pauses, kept in this process.
     pub fn circuits(&self) -> &Circuits {
         &self.circuits
+    }
+
+    /// The subscriptions' rate limits, caps in flight and turns, kept in
+    /// this process.
+    pub fn pace(&self) -> &Pace {
+        &self.pace
     }
 
     /// The counters of this backend.
@@ -132,8 +172,16 @@ impl Inline {
     }
 
     /// Delivers one delivery: attempts until success, a final failure, or
-    /// the in-process limit.
+    /// the in-process limit; an ordered subscription's delivery first
+    /// waits for its turn.
     pub async fn deliver(&self, delivery: &Delivery) -> Outcome {
+        let _turn = self.pace.turn(&delivery.subscriber).await;
+        self.deliver_in_turn(delivery).await
+    }
+
+    /// Delivers one delivery whose turn, if its subscription is ordered,
+    /// the caller holds.
+    async fn deliver_in_turn(&self, delivery: &Delivery) -> Outcome {
         let span = self.recorder.span(delivery);
         self.attempts(delivery).instrument(span).await
     }
@@ -141,22 +189,60 @@ impl Inline {
     async fn attempts(&self, delivery: &Delivery) -> Outcome {
         let mut outcome = Outcome::new(delivery, Status::Retrying);
         let max = self.max_attempts();
-        let id = delivery.subscriber.id;
+        let subscriber = &delivery.subscriber;
+        let id = subscriber.id;
+        // Read once: a subscription without limits of its own never
+        // reaches the pace.
+        let paced = subscriber.rate_limit.is_some() || subscriber.max_in_flight.is_some();
         for n in 1..=max {
-            // An open circuit answers at once: no attempt, no wait.
+            // A pause or an open circuit answers at once: no attempt, no
+            // wait.
+            if let Some(until) = self.circuits.paused_now(id) {
+                self.recorder.defer_paused(&mut outcome, until);
+                break;
+            }
             if let Admission::Defer { until } = self.circuits.admit_now(id) {
                 self.recorder.defer(&mut outcome, until);
                 break;
             }
-            let attempt = self.client.attempt(delivery, n).await;
+            let attempt = if paced {
+                // The place first, then the slot: a slot is taken only when
+                // the attempt can go, so waiting for a place never bunches
+                // attempts closer than the rate allows.
+                let _place = self.pace.in_flight(subscriber).await;
+                if !self.pace.wait_for_slot(subscriber).await.is_zero() {
+                    // The receiver may have asked for a pause meanwhile.
+                    if let Some(until) = self.circuits.paused_now(id) {
+                        self.recorder.defer_paused(&mut outcome, until);
+                        break;
+                    }
+                }
+                self.client.attempt(delivery, n).await
+            } else {
+                self.client.attempt(delivery, n).await
+            };
             if let Some(transition) = self.circuits.record_attempt(id, &attempt) {
                 self.recorder
-                    .circuit(&delivery.subscriber, transition, self.circuits.open());
+                    .circuit(subscriber, transition, self.circuits.open());
+            }
+            let paused = self.circuits.pause_for(id, &attempt);
+            if let Some(until) = paused {
+                self.recorder.paused(subscriber, until);
             }
             if self.recorder.record(&mut outcome, &attempt, n, n < max) != Status::Retrying {
                 break;
             }
-            let delay = self.retry.delay(n, attempt.retry_after).min(MAX_DELAY);
+            let mut delay = self.retry.delay(n, attempt.retry_after).min(MAX_DELAY);
+            if let Some(until) = paused {
+                let pause = Duration::from_millis(until.saturating_sub(now_ms()));
+                if pause > MAX_DELAY {
+                    // Longer than the caller is kept waiting: answered now,
+                    // as the next send's delivery would be.
+                    self.recorder.defer_paused(&mut outcome, until);
+                    break;
+                }
+                delay = delay.max(pause);
+            }
             tokio::time::sleep(delay).await;
         }
         outcome
@@ -186,8 +272,12 @@ impl Inline {
                 async move {
                     let mut out = Vec::new();
                     while let Some(lane) = lanes.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        // An ordered subscription's lane keeps its turn
+                        // throughout: another send's deliveries to it go
+                        // before or after this batch's, not between them.
+                        let _turn = this.turn(lane).await;
                         for (i, d) in lane {
-                            out.push((*i, this.deliver(d).await));
+                            out.push((*i, this.deliver_in_turn(d).await));
                         }
                     }
                     out
@@ -217,6 +307,16 @@ impl Inline {
 
 /// One subscription's deliveries with their places in the batch, in order.
 type Lane = Vec<(usize, Delivery)>;
+
+impl Inline {
+    /// The turn of `lane`'s subscription, when it is ordered.
+    async fn turn(&self, lane: &Lane) -> Option<Turn> {
+        match lane.first() {
+            Some((_, d)) => Some(self.pace.turn(&d.subscriber).await),
+            None => None,
+        }
+    }
+}
 
 /// The batch's deliveries in lanes (see [`group_by_subscription`]). The
 /// lanes own their deliveries (sharing subscription and body) so that

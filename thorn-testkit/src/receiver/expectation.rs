@@ -319,6 +319,7 @@ mod tests {
             headers,
             body: Bytes::new(),
             connection: 1,
+            received_at: std::time::Instant::now(),
             signature_ok: None,
         }
     }

@@ -49,6 +49,10 @@ struct Shared {
     wanted: AtomicUsize,
     connections: AtomicU64,
     tls_failures: AtomicU64,
+    /// Requests recorded and not yet answered.
+    in_flight: AtomicUsize,
+    /// The most `in_flight` has been.
+    peak_in_flight: AtomicUsize,
     script: Mutex<Script>,
     expectations: Mutex<Expectations>,
     secret: Option<(String, Digest)>,
@@ -241,6 +245,35 @@ impl MockReceiver {
     /// How many TCP connections were accepted.
     pub fn connections(&self) -> u64 {
         self.shared.connections.load(Ordering::SeqCst)
+    }
+
+    /// How many requests it is answering now: recorded, and their answer
+    /// not yet handed over (a [`Reply::delay`] or [`Reply::hang`] holds
+    /// one).
+    pub fn in_flight(&self) -> usize {
+        self.shared.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// The most requests it was answering at once since it started: with a
+    /// [`Reply::delay`] that holds each request, how many a sender had in
+    /// flight together. Counts every path; give the sender under test a
+    /// receiver of its own to count its requests alone.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use thorn_testkit::receiver::{MockReceiver, Reply};
+    ///
+    /// let receiver = MockReceiver::start().await?;
+    /// receiver.otherwise(Reply::status(200).delay(Duration::from_millis(50)));
+    /// // … the code under test sends to receiver.url("/hooks") …
+    /// assert_eq!(receiver.peak_in_flight(), 0, "nothing was sent here");
+    /// assert_eq!(receiver.in_flight(), 0);
+    /// # Ok(()) }
+    /// ```
+    pub fn peak_in_flight(&self) -> usize {
+        self.shared.peak_in_flight.load(Ordering::SeqCst)
     }
 
     /// How many TLS handshakes failed (say, the client did not trust the

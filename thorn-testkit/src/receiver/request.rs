@@ -1,6 +1,6 @@
 //! A request the receiver got, and checks of its signatures.
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, Method, Version};
@@ -23,6 +23,9 @@ pub struct ReceivedRequest {
     pub body: Bytes,
     /// Which TCP connection it came on (1 for the first accepted).
     pub connection: u64,
+    /// When it had arrived whole (headers and body), by the monotonic
+    /// clock: the time between two requests says how they were paced.
+    pub received_at: Instant,
     /// Whether the signature(s) verified under the receiver's secret, when
     /// one was given ([`MockReceiverBuilder::secret`](super::MockReceiverBuilder::secret)): `Hook-HMAC`, and
     /// the Standard Webhooks headers when present.
@@ -111,6 +114,7 @@ mod tests {
             headers: HeaderMap::new(),
             body: Bytes::from_static(body.as_bytes()),
             connection: 1,
+            received_at: std::time::Instant::now(),
             signature_ok: None,
         }
     }

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Request, Response, StatusCode};
@@ -65,6 +66,25 @@ where
     }
 }
 
+/// A request being answered, counted in the receiver's in-flight count
+/// from just before it is recorded until its answer is handed over (or
+/// the connection closes, or the handler of a hung request is dropped).
+struct Answering<'a>(&'a Shared);
+
+impl<'a> Answering<'a> {
+    fn begin(shared: &'a Shared) -> Self {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        Answering(shared)
+    }
+}
+
+impl Drop for Answering<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// The error that makes hyper close the connection without answering.
 #[derive(Debug)]
 struct CloseConnection;
@@ -99,6 +119,7 @@ async fn handle(
         headers: parts.headers,
         body,
         connection,
+        received_at: Instant::now(),
         signature_ok: None,
     };
     if let Some((secret, digest)) = &shared.secret {
@@ -114,6 +135,7 @@ async fn handle(
     // Counted before it is recorded, so that a test that waited for the
     // request finds it counted too.
     lock(&shared.expectations).record(&received);
+    let _answering = Answering::begin(&shared);
     let reply = lock(&shared.script).next_reply(&received.path);
     let count = {
         let mut requests = lock(&shared.requests);
