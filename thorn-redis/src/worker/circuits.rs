@@ -89,6 +89,11 @@ impl SharedCircuits {
         self.view().get(&sub).copied()
     }
 
+    /// Whether `sub` is paused (by a 429) rather than open, as last read.
+    pub(super) fn is_pause(&self, sub: Uuid) -> bool {
+        self.seen(sub).is_some_and(|(_, openings)| openings == 0)
+    }
+
     /// How many circuits are open, as last read (pauses are not).
     pub(super) fn open_count(&self) -> usize {
         self.view().values().filter(|(_, n)| *n > 0).count()
@@ -98,9 +103,6 @@ impl SharedCircuits {
 /// Reads the open circuits again (once per read of the queue).
 pub(super) async fn refresh(shared: &Shared) -> Result<()> {
     let circuits = &shared.circuits;
-    if !circuits.policy().enabled {
-        return Ok(());
-    }
     let mut conn = shared.conn.get().await?;
     let all: HashMap<String, String> = conn
         .hgetall(&circuits.key)
@@ -127,12 +129,12 @@ pub(super) async fn refresh(shared: &Shared) -> Result<()> {
 }
 
 /// Pauses `sub` for `wait` (its receiver answered 429 with
-/// `Retry-After`), unless its circuit is open.
+/// `Retry-After`; at most the breaker's longest cool-down), unless its
+/// circuit is open. The receiver asked for it: it holds with the breaker
+/// off too.
 pub(super) async fn pause(shared: &Shared, sub: Uuid, wait: std::time::Duration) {
     let circuits = &shared.circuits;
-    if !circuits.policy().enabled {
-        return;
-    }
+    let wait = wait.min(circuits.policy().max_cool_down);
     let until = now_ms().saturating_add(wait.as_millis() as u64);
     let mut open = false;
     circuits.change(|view| match view.get(&sub) {
@@ -171,6 +173,9 @@ pub(super) async fn admit(shared: &Shared, sub: Uuid) -> Admission {
     let Some((until, openings)) = circuits.seen(sub) else {
         return Admission::Pass;
     };
+    if openings > 0 && !circuits.policy().enabled {
+        return Admission::Pass;
+    }
     let now = now_ms();
     if now < until {
         return Admission::Defer { until };

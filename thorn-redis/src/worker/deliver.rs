@@ -287,7 +287,11 @@ pub(super) async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<Done> {
         let admission = circuits::admit(&shared, sub).await;
         if let Admission::Defer { until } = admission {
             let mut outcome = Outcome::new(&item.delivery, Status::Deferred);
-            shared.recorder.defer(&mut outcome, until);
+            if shared.circuits.is_pause(sub) {
+                shared.recorder.defer_paused(&mut outcome, until);
+            } else {
+                shared.recorder.defer(&mut outcome, until);
+            }
             let paced = item.paced;
             done.push(deferred(item, until, paced));
             continue;
