@@ -564,3 +564,197 @@ async fn the_openapi_document_says_what_the_validation_refuses() {
     .await;
     is_problem(&made, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// The limits of a view: `rate_limit`, `max_in_flight`, `ordered`.
+fn limits(view: &Value) -> (Value, Value, Value) {
+    (
+        view["rate_limit"].clone(),
+        view["max_in_flight"].clone(),
+        view["ordered"].clone(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_are_created_shown_changed_and_removed() {
+    let http = api(&[]).await;
+    let made = create(
+        &http,
+        "alice",
+        json!({
+            "event": "order.*",
+            "url": "https://hooks.example.com/orders",
+            "rate_limit": {"per_second": 10, "burst": 5},
+            "max_in_flight": 3,
+            "ordered": true,
+        }),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let expected = (json!({"per_second": 10, "burst": 5}), json!(3), json!(true));
+    assert_eq!(limits(&made.json()), expected);
+    let id = made.json()["id"].as_str().unwrap().to_owned();
+    let path = format!("/hooks/{id}");
+    let shown = http.call(Method::GET, &path, Some("alice"), None).await;
+    assert_eq!(limits(&shown.json()), expected);
+    let listed = http.call(Method::GET, "/hooks", Some("alice"), None).await;
+    assert_eq!(limits(&listed.json()["items"][0]), expected);
+
+    // Without limits, each is shown as none; a burst not given is the rate.
+    let plain = create(
+        &http,
+        "alice",
+        json!({"event": "a.*", "url": "https://hooks.example.com/a"}),
+    )
+    .await
+    .json();
+    assert_eq!(
+        limits(&plain),
+        (Value::Null, Value::Null, json!(false)),
+        "{plain}"
+    );
+    let paced = create(
+        &http,
+        "alice",
+        json!({"event": "b.*", "url": "https://hooks.example.com/b", "rate_limit": {"per_second": 4}}),
+    )
+    .await
+    .json();
+    assert_eq!(paced["rate_limit"], json!({"per_second": 4, "burst": 4}));
+
+    // A PATCH changes what it names and keeps the rest; null removes.
+    let patch = |body: Value| http.call(Method::PATCH, &path, Some("alice"), Some(body));
+    let changed =
+        patch(json!({"rate_limit": {"per_second": 20, "burst": 2}, "ordered": false})).await;
+    assert_eq!(changed.status, StatusCode::OK, "{changed:?}");
+    assert_eq!(
+        limits(&changed.json()),
+        (
+            json!({"per_second": 20, "burst": 2}),
+            json!(3),
+            json!(false)
+        )
+    );
+    let unchanged = patch(json!({"enabled": false})).await.json();
+    assert_eq!(
+        limits(&unchanged),
+        (
+            json!({"per_second": 20, "burst": 2}),
+            json!(3),
+            json!(false)
+        )
+    );
+    let removed = patch(json!({"rate_limit": null, "max_in_flight": null})).await;
+    assert_eq!(removed.status, StatusCode::OK, "{removed:?}");
+    assert_eq!(
+        limits(&removed.json()),
+        (Value::Null, Value::Null, json!(false))
+    );
+    let capped = patch(json!({"max_in_flight": 4294967295u32, "ordered": true})).await;
+    assert_eq!(
+        limits(&capped.json()),
+        (Value::Null, json!(4294967295u32), json!(true))
+    );
+    let shown = http
+        .call(Method::GET, &path, Some("alice"), None)
+        .await
+        .json();
+    assert_eq!(
+        limits(&shown),
+        (Value::Null, json!(4294967295u32), json!(true))
+    );
+    assert_eq!(shown["enabled"], false, "the earlier change is kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_limits_are_refused_naming_the_field() {
+    let http = api(&[]).await;
+    let made = create(
+        &http,
+        "alice",
+        json!({"event": "a.*", "url": "https://example.com/", "rate_limit": {"per_second": 2}, "max_in_flight": 1}),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{made:?}");
+    let path = format!("/hooks/{}", made.json()["id"].as_str().unwrap());
+    for (limits, field) in [
+        (
+            json!({"rate_limit": {"per_second": 0}}),
+            "rate_limit.per_second",
+        ),
+        (
+            json!({"rate_limit": {"per_second": -1, "burst": 3}}),
+            "rate_limit.per_second",
+        ),
+        (
+            json!({"rate_limit": {"per_second": 5, "burst": 0}}),
+            "rate_limit.burst",
+        ),
+        (
+            json!({"rate_limit": {"per_second": 5, "burst": -2}}),
+            "rate_limit.burst",
+        ),
+        (json!({"rate_limit": {"burst": 5}}), "rate_limit.per_second"),
+        (json!({"rate_limit": {}}), "rate_limit.per_second"),
+        (json!({"max_in_flight": 0}), "max_in_flight"),
+        (json!({"max_in_flight": -3}), "max_in_flight"),
+        (json!({"max_in_flight": 4294967296u64}), "max_in_flight"),
+    ] {
+        let mut new = json!({"event": "a.*", "url": "https://example.com/"});
+        new.as_object_mut()
+            .unwrap()
+            .extend(limits.as_object().unwrap().clone());
+        let created = create(&http, "alice", new).await;
+        let patched = http
+            .call(Method::PATCH, &path, Some("alice"), Some(limits.clone()))
+            .await;
+        for answer in [created, patched] {
+            is_problem(&answer, StatusCode::UNPROCESSABLE_ENTITY);
+            let p = answer.json();
+            assert_eq!(p["field"], field, "{limits}: {p}");
+            assert!(p["detail"].as_str().unwrap().contains(field), "{p}");
+        }
+    }
+    // Nothing refused was kept.
+    let listed = http.call(Method::GET, "/hooks", Some("alice"), None).await;
+    let items = listed.json()["items"].clone();
+    assert_eq!(items.as_array().unwrap().len(), 1, "{items}");
+    assert_eq!(
+        limits(&items[0]),
+        (json!({"per_second": 2, "burst": 2}), json!(1), json!(false))
+    );
+    // An unknown field of a rate limit is refused too.
+    let unknown = http
+        .call(
+            Method::PATCH,
+            &path,
+            Some("alice"),
+            Some(json!({"rate_limit": {"per_second": 2, "per_minute": 60}})),
+        )
+        .await;
+    is_problem(&unknown, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The document says what is refused.
+    let doc = http
+        .call(Method::GET, "/hooks/openapi.json", None, None)
+        .await
+        .json();
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field) in [
+        ("CreateSubscription", "max_in_flight"),
+        ("UpdateSubscription", "max_in_flight"),
+        ("SubscriptionView", "max_in_flight"),
+        ("RateLimitInput", "per_second"),
+        ("RateLimitInput", "burst"),
+        ("RateLimitView", "per_second"),
+        ("RateLimitView", "burst"),
+    ] {
+        let property = &schemas[schema]["properties"][field];
+        assert_eq!(property["minimum"], 1, "{schema}.{field}: {property}");
+        assert_eq!(
+            property["maximum"],
+            u64::from(u32::MAX),
+            "{schema}.{field}: {property}"
+        );
+    }
+    assert_eq!(schemas["RateLimitInput"]["required"], json!(["per_second"]));
+}

@@ -370,6 +370,9 @@ pub(crate) enum SubscriptionsCommand {
     Remove(SubsId),
     /// Show one subscription (its secret never shown).
     Show(SubsId),
+    /// Change a subscription's limits: its rate limit, its cap on
+    /// deliveries in flight, strict order. What is not named stays.
+    Limit(SubsLimit),
 }
 
 /// Where subscriptions are kept: the same flags, variables and default
@@ -436,7 +439,64 @@ pub(crate) struct SubsAdd {
     /// Send the Standard Webhooks headers too.
     #[arg(long)]
     pub(crate) standard_webhooks: bool,
+    /// Its limits.
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+    /// Strict order: deliveries arrive in the order they were sent, and a
+    /// failing one holds back the later ones of this subscription only.
+    #[arg(long)]
+    pub(crate) ordered: bool,
     /// As one JSON object (with the secret).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// A subscription's rate limit and cap on deliveries in flight, as
+/// `thorn subscriptions add` and `limit` take them.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct LimitArgs {
+    /// At most this many deliveries a second, across every worker; a
+    /// delivery over the limit waits for its slot, and is never failed
+    /// for it.
+    #[arg(long, value_name = "PER_SECOND", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) rate_limit: Option<u32>,
+    /// With `--rate-limit`: how many may go at once after a quiet spell
+    /// (default: the rate).
+    #[arg(long, value_name = "N", requires = "rate_limit", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) burst: Option<u32>,
+    /// At most this many deliveries in flight at once, across every
+    /// worker.
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) max_in_flight: Option<u32>,
+}
+
+/// `thorn subscriptions limit`.
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("change")
+        .required(true)
+        .multiple(true)
+        .args(["rate_limit", "no_rate_limit", "max_in_flight", "no_max_in_flight", "ordered"])
+))]
+pub(crate) struct SubsLimit {
+    /// The store.
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// The subscription's id.
+    pub(crate) id: uuid::Uuid,
+    /// The new limits.
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+    /// Remove the rate limit.
+    #[arg(long, conflicts_with = "rate_limit")]
+    pub(crate) no_rate_limit: bool,
+    /// Remove the cap on deliveries in flight.
+    #[arg(long, conflicts_with = "max_in_flight")]
+    pub(crate) no_max_in_flight: bool,
+    /// Strict order on or off.
+    #[arg(long, value_name = "true|false")]
+    pub(crate) ordered: Option<bool>,
+    /// As one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
 }

@@ -135,3 +135,62 @@ async fn an_unreachable_database_is_named_without_its_password() {
     );
     assert!(!e.contains("hunter2"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_are_kept_through_create_and_update() {
+    let (_pg, pool, config) = database(&[]).await;
+    let store = PgStore::new(pool.clone(), &config).await.unwrap();
+    // Another process's store reads the rows themselves, not this one's
+    // index.
+    let reread = |id| {
+        let (pool, config) = (pool.clone(), config.clone());
+        async move {
+            let other = PgStore::new(pool, &config).await.unwrap();
+            (*other.get(id).await.unwrap().unwrap()).clone()
+        }
+    };
+    let sub = Subscriber::builder("order.*", "https://example.com/limits", "k")
+        .owner("alice")
+        .rate_limit(10, 5)
+        .max_in_flight(3)
+        .ordered(true)
+        .build()
+        .unwrap();
+    let created = store.create(sub.clone(), None).await.unwrap();
+    let mut expected = sub;
+    expected.revision = 1;
+    assert_eq!(*created, expected);
+    assert_eq!(*store.get(expected.id).await.unwrap().unwrap(), expected);
+    assert_eq!(reread(expected.id).await, expected);
+
+    let mut changed = expected.clone();
+    changed.rate_limit = Some(thorn::limits::RateLimit::new(200, 1).unwrap());
+    changed.max_in_flight = Some(u32::MAX);
+    changed.ordered = false;
+    let stored = store.update(changed.clone()).await.unwrap();
+    changed.revision = 2;
+    assert_eq!(*stored, changed);
+    assert_eq!(*store.get(changed.id).await.unwrap().unwrap(), changed);
+    assert_eq!(reread(changed.id).await, changed);
+
+    let mut cleared = changed.clone();
+    cleared.rate_limit = None;
+    cleared.max_in_flight = None;
+    store.update(cleared.clone()).await.unwrap();
+    cleared.revision = 3;
+    assert_eq!(*store.get(cleared.id).await.unwrap().unwrap(), cleared);
+    assert_eq!(reread(cleared.id).await, cleared);
+
+    // The table refuses what a subscription cannot hold, whoever writes.
+    for bad in [
+        "max_in_flight = 0",
+        "rate_limit_per_second = 0, rate_limit_burst = 1",
+        "rate_limit_per_second = 4294967296, rate_limit_burst = 1",
+        "rate_limit_per_second = NULL, rate_limit_burst = 4",
+    ] {
+        let refused = sqlx::query(&format!("UPDATE thorn.subscriptions SET {bad}"))
+            .execute(&pool)
+            .await;
+        assert!(refused.is_err(), "{bad} is refused");
+    }
+}

@@ -122,3 +122,67 @@ async fn an_unreachable_store_is_a_retryable_error() {
         .unwrap_err();
     assert!(err.is_retryable(), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_are_kept_through_create_and_update() {
+    use redis::AsyncCommands as _;
+    use thorn_core::limits::RateLimit;
+
+    let server = common::redis().await;
+    let options = RedisOptions::default().url(server.url());
+    let store = RedisStore::new(&options, "limits").unwrap();
+    // Another process's store: it reads the stored JSON, not this one's
+    // cache.
+    let reread = |id| {
+        let options = options.clone();
+        async move {
+            let other = RedisStore::new(&options, "limits").unwrap();
+            (*other.get(id).await.unwrap().unwrap()).clone()
+        }
+    };
+    let sub = Subscriber::builder("order.*", "https://example.com/limits", "k")
+        .owner("alice")
+        .rate_limit(10, 5)
+        .max_in_flight(3)
+        .ordered(true)
+        .build()
+        .unwrap();
+    let created = store.create(sub.clone(), None).await.unwrap();
+    let mut expected = sub;
+    expected.revision = 1;
+    assert_eq!(*created, expected);
+    assert_eq!(*store.get(expected.id).await.unwrap().unwrap(), expected);
+    assert_eq!(reread(expected.id).await, expected);
+
+    let mut changed = expected.clone();
+    changed.rate_limit = Some(RateLimit::new(200, 1).unwrap());
+    changed.max_in_flight = Some(u32::MAX);
+    changed.ordered = false;
+    let stored = store.update(changed.clone()).await.unwrap();
+    changed.revision = 2;
+    assert_eq!(*stored, changed);
+    assert_eq!(*store.get(changed.id).await.unwrap().unwrap(), changed);
+    assert_eq!(reread(changed.id).await, changed);
+
+    let mut cleared = changed.clone();
+    cleared.rate_limit = None;
+    cleared.max_in_flight = None;
+    store.update(cleared.clone()).await.unwrap();
+    cleared.revision = 3;
+    assert_eq!(*store.get(cleared.id).await.unwrap().unwrap(), cleared);
+    assert_eq!(reread(cleared.id).await, cleared);
+
+    // Unset limits are left out of the stored JSON.
+    let mut conn = redis::Client::open(server.url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let json: String = conn
+        .hget("thorn:{limits}:subs", cleared.id.to_string())
+        .await
+        .unwrap();
+    for field in ["rate_limit", "max_in_flight", "ordered"] {
+        assert!(!json.contains(field), "{field} in {json}");
+    }
+}

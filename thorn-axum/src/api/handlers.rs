@@ -145,7 +145,8 @@ pub(crate) async fn show(
     Ok(Json(SubscriptionView::of(&sub)))
 }
 
-/// Changes a subscription's URL, event pattern, content type or state.
+/// Changes a subscription's URL, event pattern, content type, state or limits
+/// (`rate_limit`, `max_in_flight`, `ordered`; null removes a limit).
 #[utoipa::path(
     patch,
     path = "/{id}",

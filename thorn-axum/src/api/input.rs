@@ -3,12 +3,14 @@
 
 use std::time::SystemTime;
 
+use thorn_core::limits::RateLimit;
 use thorn_core::{
     Config, ContentType, Digest, EventName, Pattern, Secret, Signatures, Signer, Subscriber,
 };
 
 use super::model::{
-    CONTENT_TYPES, CreateSubscription, DIGESTS, SIGNERS, UpdateSubscription, named, names,
+    CONTENT_TYPES, CreateSubscription, DIGESTS, RateLimitInput, SIGNERS, UpdateSubscription, named,
+    names,
 };
 use crate::owner::Owner;
 use crate::problem::Problem;
@@ -34,6 +36,14 @@ pub(crate) fn create(
     if input.standard_webhooks == Some(true) {
         builder = builder.signatures(Signatures::Both);
     }
+    if let Some(limit) = &input.rate_limit {
+        let limit = rate_limit(limit)?;
+        builder = builder.rate_limit(limit.per_second, limit.burst);
+    }
+    if let Some(n) = input.max_in_flight {
+        builder = builder.max_in_flight(max_in_flight(n)?);
+    }
+    builder = builder.ordered(input.ordered.unwrap_or(false));
     let sub = builder
         .build()
         .map_err(|e| Problem::invalid("url", e.to_string()))?;
@@ -63,6 +73,15 @@ pub(crate) fn update(
     if let Some(enabled) = changes.enabled {
         next.enabled = enabled;
     }
+    if let Some(limit) = &changes.rate_limit {
+        next.rate_limit = limit.as_ref().map(rate_limit).transpose()?;
+    }
+    if let Some(n) = changes.max_in_flight {
+        next.max_in_flight = n.map(max_in_flight).transpose()?;
+    }
+    if let Some(ordered) = changes.ordered {
+        next.ordered = ordered;
+    }
     allowed(config, &next)?;
     Ok(next)
 }
@@ -83,6 +102,40 @@ fn allowed(config: &Config, sub: &Subscriber) -> Result<(), Problem> {
         .recipients
         .check_url(&sub.url)
         .map_err(|refusal| Problem::invalid("url", refusal.to_string()))
+}
+
+/// A rate limit as given; without a burst, the burst is the rate.
+fn rate_limit(input: &RateLimitInput) -> Result<RateLimit, Problem> {
+    let Some(per_second) = input.per_second else {
+        return Err(Problem::invalid(
+            "rate_limit.per_second",
+            "rate_limit.per_second is missing: a rate limit needs deliveries a second; a burst \
+             alone limits nothing",
+        ));
+    };
+    let per_second = count("rate_limit.per_second", per_second)?;
+    let burst = match input.burst {
+        Some(burst) => count("rate_limit.burst", burst)?,
+        None => per_second,
+    };
+    RateLimit::new(per_second, burst).map_err(|e| Problem::invalid("rate_limit", e.to_string()))
+}
+
+fn max_in_flight(n: i64) -> Result<u32, Problem> {
+    count("max_in_flight", n)
+}
+
+/// A limit's count: a whole number from 1 to `u32::MAX`.
+fn count(field: &str, n: i64) -> Result<u32, Problem> {
+    u32::try_from(n).ok().filter(|n| *n >= 1).ok_or_else(|| {
+        Problem::invalid(
+            field,
+            format!(
+                "{field} {n} is out of range: give a whole number from 1 to {}",
+                u32::MAX
+            ),
+        )
+    })
 }
 
 fn pattern(text: &str) -> Result<Pattern, Problem> {

@@ -2,8 +2,9 @@
 //! OpenAPI document.
 
 use serde::{Deserialize, Serialize};
+use thorn_core::limits::RateLimit;
 use thorn_core::{ContentType, Digest, EventName, Pattern, Signer, Subscriber};
-use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, SchemaType, Type};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -104,6 +105,72 @@ fn url_schema() -> ObjectBuilder {
         .examples(["https://hooks.example.com/orders"])
 }
 
+/// A count of a limit: a whole number from 1 to `u32::MAX`.
+fn count_schema() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .minimum(Some(1))
+        .maximum(Some(u32::MAX))
+}
+
+/// The cap on deliveries in flight, or null for none.
+fn max_in_flight_schema() -> ObjectBuilder {
+    count_schema()
+        .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+        .description(Some(
+            "At most this many of its deliveries in flight at once, across every worker; null: no cap of its own.",
+        ))
+}
+
+/// A field that may be given as `null`: `Some(None)`, where one left out
+/// is `None` (with `#[serde(default)]`).
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A subscription's rate limit: at most `per_second` deliveries a second
+/// on average, `burst` at once after a quiet spell, across every worker.
+/// A delivery over the limit waits for its slot; it is never failed for
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub struct RateLimitView {
+    /// Deliveries a second, on average.
+    #[schema(schema_with = count_schema)]
+    pub per_second: u32,
+    /// How many may go at once after a quiet spell.
+    #[schema(schema_with = count_schema)]
+    pub burst: u32,
+}
+
+impl From<RateLimit> for RateLimitView {
+    fn from(limit: RateLimit) -> Self {
+        RateLimitView {
+            per_second: limit.per_second,
+            burst: limit.burst,
+        }
+    }
+}
+
+/// A rate limit as a request gives it: at most `per_second` deliveries a
+/// second on average, `burst` at once after a quiet spell (as many as
+/// `per_second` unless given), across every worker. A delivery over the
+/// limit waits for its slot; it is never failed for it.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitInput {
+    /// Deliveries a second, on average (at least 1).
+    #[schema(schema_with = count_schema, required = true)]
+    pub per_second: Option<i64>,
+    /// How many may go at once after a quiet spell (at least 1; default:
+    /// `per_second`).
+    #[schema(schema_with = count_schema)]
+    pub burst: Option<i64>,
+}
+
 /// A subscription as its owner sees it: never its secret.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct SubscriptionView {
@@ -127,6 +194,16 @@ pub struct SubscriptionView {
     pub enabled: bool,
     /// Until when (Unix seconds) a rotated-out secret still signs.
     pub previous_secret_valid_until: Option<i64>,
+    /// At most this many deliveries a second, across every worker; null:
+    /// as fast as they come.
+    pub rate_limit: Option<RateLimitView>,
+    /// At most this many deliveries in flight at once, across every
+    /// worker; null: no cap of its own.
+    #[schema(schema_with = max_in_flight_schema)]
+    pub max_in_flight: Option<u32>,
+    /// Strict order: deliveries arrive in the order they were sent, and a
+    /// failing one holds back the later ones of this subscription only.
+    pub ordered: bool,
 }
 
 impl SubscriptionView {
@@ -143,6 +220,9 @@ impl SubscriptionView {
             previous_secret_valid_until: (!sub.previous_secrets.is_empty())
                 .then_some(sub.previous_until)
                 .flatten(),
+            rate_limit: sub.rate_limit.map(RateLimitView::from),
+            max_in_flight: sub.max_in_flight,
+            ordered: sub.ordered,
         }
     }
 }
@@ -218,6 +298,16 @@ pub struct CreateSubscription {
     pub standard_webhooks: Option<bool>,
     /// The secret; a new random one when absent.
     pub secret: Option<String>,
+    /// A rate limit; none when absent or null.
+    pub rate_limit: Option<RateLimitInput>,
+    /// A cap on deliveries in flight (at least 1); none when absent or
+    /// null.
+    #[schema(schema_with = max_in_flight_schema)]
+    pub max_in_flight: Option<i64>,
+    /// Strict order (default false): deliveries arrive in the order they
+    /// were sent, and a failing one holds back the later ones of this
+    /// subscription only.
+    pub ordered: Option<bool>,
 }
 
 /// The fields of a subscription that can change; those absent stay.
@@ -235,6 +325,16 @@ pub struct UpdateSubscription {
     pub content_type: Option<String>,
     /// Turned on or off.
     pub enabled: Option<bool>,
+    /// A new rate limit, or null to remove it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<RateLimitInput>)]
+    pub rate_limit: Option<Option<RateLimitInput>>,
+    /// A new cap on deliveries in flight, or null to remove it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = max_in_flight_schema)]
+    pub max_in_flight: Option<Option<i64>>,
+    /// Strict order on or off.
+    pub ordered: Option<bool>,
 }
 
 /// The query of `GET /`.

@@ -1,11 +1,12 @@
 //! `thorn subscriptions`: list, add, remove and show subscriptions in the
-//! configured store.
+//! configured store, and change their limits.
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use serde_json::json;
+use thorn_core::limits::RateLimit;
 use thorn_core::{
     Config, ContentType, Digest, EventName, MemoryStore, Secret, Signatures, Signer, Subscriber,
     SubscriberStore,
@@ -13,7 +14,8 @@ use thorn_core::{
 use thorn_redis::{RedisOptions, RedisStore};
 
 use crate::cli::{
-    SignerKind, StoreArgs, StoreKind, SubsAdd, SubsId, SubsList, SubscriptionsCommand,
+    LimitArgs, SignerKind, StoreArgs, StoreKind, SubsAdd, SubsId, SubsLimit, SubsList,
+    SubscriptionsCommand,
 };
 use crate::failure::{Failure, Outcome};
 
@@ -24,6 +26,7 @@ pub(crate) async fn run(config: Config, command: SubscriptionsCommand) -> Outcom
         SubscriptionsCommand::Add(args) => add(&config, args).await,
         SubscriptionsCommand::Remove(args) => remove(&config, args).await,
         SubscriptionsCommand::Show(args) => show(&config, args).await,
+        SubscriptionsCommand::Limit(args) => limit(&config, args).await,
     }
 }
 
@@ -114,12 +117,14 @@ async fn list(config: &Config, args: SubsList) -> Outcome<ExitCode> {
         if args.json {
             crate::output::json_line(&public(sub));
         } else {
+            let limits = limits_text(sub);
             println!(
-                "{} {} {} owner={}",
+                "{} {} {} owner={}{}{limits}",
                 sub.id,
                 sub.pattern.as_str(),
                 crate::output::url(&sub.url),
-                sub.owner.as_deref().unwrap_or("-")
+                sub.owner.as_deref().unwrap_or("-"),
+                if limits.is_empty() { "" } else { " " },
             );
         }
     }
@@ -167,7 +172,14 @@ async fn add(config: &Config, args: SubsAdd) -> Outcome<ExitCode> {
     if args.standard_webhooks {
         builder = builder.signatures(Signatures::Both);
     }
+    if let Some(limit) = rate_limit(&args.limits)? {
+        builder = builder.rate_limit(limit.per_second, limit.burst);
+    }
+    if let Some(n) = args.limits.max_in_flight {
+        builder = builder.max_in_flight(n);
+    }
     let sub = builder
+        .ordered(args.ordered)
         .build()
         .map_err(|e| Failure::Usage(format!("invalid subscription: {e}")))?;
     // Refused here rather than at every send: the same check and advice.
@@ -220,6 +232,72 @@ async fn show(config: &Config, args: SubsId) -> Outcome<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Changes a subscription's limits, applied only to the subscription as
+/// it was read: a change made meanwhile is a failure, never overwritten.
+async fn limit(config: &Config, args: SubsLimit) -> Outcome<ExitCode> {
+    read_only(&args.store)?;
+    let store = store(config, &args.store).await?;
+    let Some(read) = store.get(args.id).await? else {
+        return Err(Failure::failed(format!("no subscription {}", args.id)));
+    };
+    let mut next = (*read).clone();
+    if let Some(limit) = rate_limit(&args.limits)? {
+        next.rate_limit = Some(limit);
+    } else if args.no_rate_limit {
+        next.rate_limit = None;
+    }
+    if let Some(n) = args.limits.max_in_flight {
+        next.max_in_flight = Some(n);
+    } else if args.no_max_in_flight {
+        next.max_in_flight = None;
+    }
+    if let Some(ordered) = args.ordered {
+        next.ordered = ordered;
+    }
+    let stored = store.update(next).await?;
+    if args.json {
+        crate::output::json_line(&public(&stored));
+    } else {
+        let limits = limits_text(&stored);
+        if limits.is_empty() {
+            println!("changed {}: no limits", stored.id);
+        } else {
+            println!("changed {}: {limits}", stored.id);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The rate limit of `--rate-limit` and `--burst` (the burst, unless
+/// given, as many as the rate).
+fn rate_limit(args: &LimitArgs) -> Outcome<Option<RateLimit>> {
+    let Some(per_second) = args.rate_limit else {
+        return Ok(None);
+    };
+    RateLimit::new(per_second, args.burst.unwrap_or(per_second))
+        .map(Some)
+        .map_err(|e| Failure::Usage(format!("invalid --rate-limit or --burst: {e}")))
+}
+
+/// A subscription's limits, as a listing shows them: empty when it has
+/// none.
+fn limits_text(sub: &Subscriber) -> String {
+    let mut parts = Vec::new();
+    if let Some(limit) = sub.rate_limit {
+        parts.push(format!(
+            "rate_limit={}/s burst={}",
+            limit.per_second, limit.burst
+        ));
+    }
+    if let Some(n) = sub.max_in_flight {
+        parts.push(format!("max_in_flight={n}"));
+    }
+    if sub.ordered {
+        parts.push("ordered".to_owned());
+    }
+    parts.join(" ")
+}
+
 /// A subscription as JSON, without its secrets or the URL's query.
 fn public(sub: &Subscriber) -> serde_json::Value {
     json!({
@@ -232,5 +310,8 @@ fn public(sub: &Subscriber) -> serde_json::Value {
         "signer": sub.signer.map(thorn_core::Signer::as_str),
         "standard_webhooks": sub.signatures.standard(),
         "previous_secrets": sub.previous_secrets.len(),
+        "rate_limit": sub.rate_limit.map(|r| json!({"per_second": r.per_second, "burst": r.burst})),
+        "max_in_flight": sub.max_in_flight,
+        "ordered": sub.ordered,
     })
 }
