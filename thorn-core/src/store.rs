@@ -8,7 +8,8 @@
 //! `content_type` (`application/json` or
 //! `application/x-www-form-urlencoded`), `signer` (`hmac` or `compat`),
 //! `signatures` (`hook` or `both`), `previous_secrets` (secrets being
-//! rotated out), `previous_until` and `enabled`; the README's "The
+//! rotated out), `previous_until`, `enabled`, `rate_limit`
+//! (`{"per_second": 10, "burst": 20}`), `max_in_flight` and `ordered`; the README's "The
 //! subscriptions file" says what each does:
 //!
 //! ```json
@@ -318,6 +319,8 @@ pub fn parse_subscribers(text: &str) -> std::result::Result<Vec<Subscriber>, Str
                 i + 1
             )
         })?;
+        sub.validate()
+            .map_err(|e| format!("subscription {}: {e}", i + 1))?;
         out.push(sub);
     }
     Ok(out)

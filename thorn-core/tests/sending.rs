@@ -290,6 +290,33 @@ fn a_subscriptions_file_may_say_pattern_for_event() {
 }
 
 #[test]
+fn a_subscriptions_file_keeps_limits_and_refuses_bad_ones() {
+    let subs = thorn_core::store::parse_subscribers(
+        r#"[{"event": "a.*", "url": "https://a.example.com/", "secret": "k",
+             "rate_limit": {"per_second": 10, "burst": 20}, "max_in_flight": 4, "ordered": true}]"#,
+    )
+    .unwrap();
+    let limit = subs[0].rate_limit.unwrap();
+    assert_eq!((limit.per_second, limit.burst), (10, 20));
+    assert_eq!(subs[0].max_in_flight, Some(4));
+    assert!(subs[0].ordered);
+
+    for bad in [
+        r#""max_in_flight": 0"#,
+        r#""rate_limit": {"per_second": 0, "burst": 1}"#,
+    ] {
+        let text = format!(
+            r#"[{{"event": "a.*", "url": "https://a.example.com/", "secret": "k", {bad}}}]"#
+        );
+        let err = thorn_core::store::parse_subscribers(&text).unwrap_err();
+        assert!(
+            err.contains("subscription 1") && err.contains("at least 1"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
 fn bad_subscriptions_file_names_file_and_entry() {
     let path = temp_file(
         "bad.json",
