@@ -41,6 +41,7 @@ mod outbox_rows;
 mod pg_store_rows;
 mod ratio;
 mod redis_isolation_rows;
+mod redis_profile;
 mod redis_rows;
 
 use ratio::Ratios;
@@ -245,7 +246,9 @@ async fn main() {
     // among healthy ones).
     let only = std::env::var("THORN_BENCH_ONLY").ok();
     if let Some(only) = &only {
-        scenarios.retain(|s| s.name == only.as_str());
+        // The end-to-end row is paired with "thorn default".
+        let paired_with = (only == "thorn redis e2e").then_some("thorn default");
+        scenarios.retain(|s| s.name == only.as_str() || Some(s.name) == paired_with);
     }
     let mut rows = Vec::new();
     // Every round's rate, for ratios within a round.
@@ -377,6 +380,8 @@ async fn redis_paired(
     println!();
     let default = scenarios.iter().find(|s| s.name == "thorn default");
     let e2e = redis_rows::EndToEnd::start(&redis, receiver).await;
+    let before = redis_profile::Profile::read(&redis).await;
+    let mut delivered = 0;
     let concurrency = redis_rows::SENDERS;
     let mut ratios = Ratios::default();
     let (mut best_redis, mut best_default) = (0.0_f64, 0.0_f64);
@@ -385,6 +390,7 @@ async fn redis_paired(
         for k in 0..2 {
             if (k + round) % 2 == 0 {
                 let (rate, failed) = e2e.round(receiver, deliveries).await;
+                delivered += deliveries / redis_rows::SENDERS * redis_rows::SENDERS;
                 println!(
                     "round {round} thorn redis e2e c={concurrency:<3} {rate:>9.0}/s ({failed} failed)"
                 );
@@ -406,8 +412,10 @@ async fn redis_paired(
         }
         best_redis = best_redis.max(pair[0].unwrap_or(0.0));
     }
+    let after = redis_profile::Profile::read(&redis).await;
     let stats = e2e.finish().await;
     println!();
+    before.report(&after, "thorn redis e2e", delivered);
     println!("best thorn redis e2e  c={concurrency:<3} {best_redis:>9.0}/s");
     println!(
         "c={concurrency:<3} thorn redis end to end / thorn default, paired rounds: {}; best / best {:.2}",

@@ -10,7 +10,7 @@
 //! the probe (`SET … NX` on `thorn:{queue}:probe:<id>`, expiring after a
 //! cool-down should its worker die): a success removes the circuit, a
 //! failure opens it again for twice as long. Every read refreshes the
-//! worker's view of the hash (one `HGETALL` per read); a deferred delivery
+//! worker's view of the hash (an `HGETALL` in the same round trip as each read); a deferred delivery
 //! goes to the delayed set at the probe time with its attempt count
 //! unchanged.
 //!
@@ -100,14 +100,10 @@ impl SharedCircuits {
     }
 }
 
-/// Reads the open circuits again (once per read of the queue).
-pub(super) async fn refresh(shared: &Shared) -> Result<()> {
+/// Takes the open circuits as read with the queue (`HGETALL` of the
+/// circuits' hash), and removes the pauses that are over.
+pub(super) async fn take(shared: &Shared, all: HashMap<String, String>) {
     let circuits = &shared.circuits;
-    let mut conn = shared.conn.get().await?;
-    let all: HashMap<String, String> = conn
-        .hgetall(&circuits.key)
-        .await
-        .map_err(|e| shared.conn.err(e))?;
     let read: OpenCircuits = all
         .into_iter()
         .filter_map(|(id, value)| Some((Uuid::parse_str(&id).ok()?, parse(&value)?)))
@@ -119,13 +115,21 @@ pub(super) async fn refresh(shared: &Shared) -> Result<()> {
         .map(|(id, _)| id.to_string())
         .collect();
     circuits.change(|open| *open = read);
-    if !lapsed.is_empty() {
+    if lapsed.is_empty() {
+        return;
+    }
+    let removed: Result<()> = async {
+        let mut conn = shared.conn.get().await?;
         let _: () = conn
             .hdel(&circuits.key, lapsed)
             .await
             .map_err(|e| shared.conn.err(e))?;
+        Ok(())
     }
-    Ok(())
+    .await;
+    if let Err(e) = removed {
+        tracing::debug!(error = %e, "removing pauses that are over failed; the next read tries again");
+    }
 }
 
 /// Pauses `sub` for `wait` (its receiver answered 429 with

@@ -31,7 +31,15 @@ pub(super) async fn read(
         .arg(">");
     let conn = &shared.reader;
     let mut c = conn.get().await?;
-    let reply: redis::Value = cmd.query_async(&mut c).await.map_err(|e| conn.err(e))?;
+    // The open circuits are read in the same round trip, right after the
+    // read returns: what other workers opened (or closed) applies to
+    // these entries.
+    let mut pipe = redis::pipe();
+    pipe.add_command(cmd)
+        .cmd("HGETALL")
+        .arg(&shared.keys.circuits);
+    let (reply, circuits): (redis::Value, redis::Value) =
+        pipe.query_async(&mut c).await.map_err(|e| conn.err(e))?;
     let entries = read_reply(reply).map_err(|detail| {
         conn.err(redis::RedisError::from((
             redis::ErrorKind::UnexpectedReturnType,
@@ -40,9 +48,11 @@ pub(super) async fn read(
         )))
     })?;
     if !entries.is_empty() {
-        // What other workers opened (or closed) applies to these entries.
-        if let Err(e) = super::circuits::refresh(shared).await {
-            tracing::warn!(error = %e, "reading the open circuits failed; using what was read before");
+        match redis::from_redis_value(circuits) {
+            Ok(all) => super::circuits::take(shared, all).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading the open circuits failed; using what was read before")
+            }
         }
     }
     spawn_entries(shared, entries, permits, tasks);
