@@ -6,6 +6,7 @@ pub mod entry;
 mod error;
 pub mod keys;
 mod lanes;
+pub mod merge;
 mod options;
 pub mod producer;
 pub mod queue;

@@ -1,12 +1,14 @@
 //! The `"redis"` dispatcher: enqueues deliveries to the queue's stream.
 
 use std::fmt;
+use std::sync::Arc;
 
 use thorn_core::{Batch, Config, Dispatcher, Outcome, Registry, Report, Status, async_trait};
 
 use crate::entry::{EntryEncoder, encode_one};
 use crate::error::Result;
 use crate::keys::{FIELD, Keys};
+use crate::merge::Merger;
 use crate::options::{Connection, RedisOptions};
 use crate::scripts;
 
@@ -43,6 +45,8 @@ pub struct RedisDispatcher {
     keys: Keys,
     chunk_size: usize,
     conn: Connection,
+    /// Single sends that arrive together go in one entry.
+    merger: Arc<Merger>,
 }
 
 impl fmt::Debug for RedisDispatcher {
@@ -64,11 +68,17 @@ impl RedisDispatcher {
     /// A dispatcher with explicit options and events per entry.
     pub fn with_options(options: RedisOptions, chunk_size: usize) -> Result<Self> {
         let conn = options.connection(options.response_timeout)?;
+        let keys = options.keys();
+        let merger = Merger::new(
+            keys.stream.clone(),
+            options.connection(options.response_timeout)?,
+        );
         Ok(RedisDispatcher {
-            keys: options.keys(),
+            keys,
             options,
             chunk_size: chunk_size.max(1),
             conn,
+            merger,
         })
     }
 
@@ -138,6 +148,17 @@ impl RedisDispatcher {
         let ordered = self.encode_ordered(batch);
         if entries.is_empty() && ordered.is_empty() {
             return Ok(Report::default());
+        }
+        if let ([entry], true) = (entries.as_slice(), ordered.is_empty()) {
+            if let Some(delivery) = batch
+                .deliveries()
+                .next()
+                .filter(|_| batch.delivery_count() == 1)
+            {
+                // A single send: merged with those that come meanwhile.
+                self.merger.send(delivery, entry.clone()).await?;
+                return Ok(queued(batch));
+            }
         }
         let mut conn = self.conn.get().await?;
         if !ordered.is_empty() {

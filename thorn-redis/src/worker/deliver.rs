@@ -174,6 +174,16 @@ pub(super) fn lanes(
     if items.len() == 1 {
         return vec![lane(items)];
     }
+    // Deliveries of separate sends: each its own lane, in no order.
+    if batch == Some(crate::merge::LOOSE) {
+        return items
+            .into_iter()
+            .map(|item| Lane {
+                turn: None,
+                items: vec![item],
+            })
+            .collect();
+    }
     group_by_subscription(items, |item| &item.delivery.subscriber)
         .into_iter()
         .map(lane)
