@@ -41,6 +41,7 @@ mod outbox_rows;
 mod pg_store_rows;
 mod ratio;
 mod redis_isolation_rows;
+mod redis_latency_rows;
 mod redis_profile;
 mod redis_rows;
 
@@ -243,7 +244,8 @@ async fn main() {
     // lane beside bare hyper at c=1), "thorn redis e2e", "thorn redis
     // enqueue" (the enqueue and drain rows of "redis"), "thorn outbox", or
     // "thorn isolation" and "thorn redis isolation" (one bad receiver
-    // among healthy ones).
+    // among healthy ones), or "thorn redis latency" (send to delivered at
+    // a steady rate).
     let only = std::env::var("THORN_BENCH_ONLY").ok();
     if let Some(only) = &only {
         // The end-to-end row is paired with "thorn default".
@@ -344,6 +346,12 @@ async fn main() {
             redis_isolation_rows::redis_isolation_paired(&redis, pairs).await;
         }
     }
+    if only.as_deref() == Some("thorn redis latency") {
+        if let Some(redis) = redis_server().await {
+            // Half of about the end-to-end maximum on a 2-core machine.
+            redis_latency_rows::latency_row(&redis, 20_000.0).await;
+        }
+    }
     if matches!(only.as_deref(), None | Some("thorn outbox")) {
         let all = vec![thorn_default(&receiver).await];
         outbox_rows::outbox_paired(&receiver, &all, deliveries, pairs).await;
@@ -426,5 +434,7 @@ async fn redis_paired(
     if default.is_some() {
         println!();
         redis_rows::enqueue_rows(&redis, receiver, deliveries).await;
+        println!();
+        redis_latency_rows::latency_row(&redis, best_redis / 2.0).await;
     }
 }
