@@ -253,3 +253,35 @@ async fn an_ordered_subscription_keeps_its_order_across_a_retry_and_two_workers(
     let b = two.stop().await;
     assert_eq!(a.retried + b.retried, 1, "{a:?} {b:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cap_in_flight_is_held_across_two_workers() {
+    let (_redis, receiver, config) = queue().await;
+    let thorn = thorn(config.clone());
+    // Each answer takes a while, so that deliveries would overlap.
+    receiver.otherwise(Reply::status(200).delay(Duration::from_millis(100)));
+    add(
+        &thorn,
+        Subscriber::builder("capped.*", receiver.url("/c"), "k").max_in_flight(1),
+    )
+    .await;
+    for n in 0..6 {
+        send(&thorn, "capped.one", n).await;
+    }
+    let one = RunningWorker::named(config.clone(), "one");
+    let two = RunningWorker::named(config.clone(), "two");
+    assert_eq!(receiver.wait_for(6, WAIT).await, 6);
+    assert_eq!(
+        receiver.peak_in_flight(),
+        1,
+        "one at a time, across both workers"
+    );
+    let a = one.stop().await;
+    let b = two.stop().await;
+    assert_eq!(a.delivered + b.delivered, 6, "{a:?} {b:?}");
+    assert_eq!(
+        a.retried + b.retried + a.dead + b.dead,
+        0,
+        "none failed for the cap"
+    );
+}
