@@ -193,7 +193,9 @@ pub(super) fn lanes(
 /// A lane on its way: its deliveries once it ends.
 pub(super) type LaneRun = Pin<Box<dyn Future<Output = Vec<Done>> + Send>>;
 
-/// Delivers an entry's lanes and files what they did. A lane still going
+/// Delivers an entry's lanes and files what they did; with the lanes held
+/// past the entry, if any, to be let go on once the entry's filing is
+/// handed to the settler. A lane still going
 /// when the entry has waited on it for [`HOLD_PARTIAL`] after another lane
 /// ended, or when `hold` fires (the read has waited for [`HOLD_READ`]),
 /// goes on past the entry (see [`held`](super::held)): the entry is then filed with
@@ -203,7 +205,7 @@ pub(super) async fn deliver(
     lanes: Vec<Lane>,
     hold: &CancellationToken,
     raw: Option<&Bytes>,
-) -> Filed {
+) -> (Filed, Option<held::GoOn>) {
     let mut filed = Filed::default();
     // Most entries are one send to one subscriber: no task to spawn.
     let single = lanes.len() == 1;
@@ -219,7 +221,7 @@ pub(super) async fn deliver(
         let stuck = tokio::select! {
             biased;
             next = running.next() => {
-                let Some(done) = next else { return filed };
+                let Some(done) = next else { return (filed, None) };
                 for d in done {
                     if !single {
                         ended.push(d.item.delivery.id);
@@ -227,7 +229,7 @@ pub(super) async fn deliver(
                     file(shared, &mut filed, d);
                 }
                 if running.is_empty() {
-                    return filed;
+                    return (filed, None);
                 }
                 if partial.is_none() {
                     partial = Some(Box::pin(tokio::time::sleep(HOLD_PARTIAL)));
@@ -239,10 +241,9 @@ pub(super) async fn deliver(
         };
         if stuck {
             match raw.and_then(|raw| held::hold(shared, raw, &ended, &mut filed)) {
-                Some(holding) => {
-                    held::go_on(shared, running, holding);
-                    return filed;
-                }
+                // Goes on once the entry's settle job (with the leases) is
+                // on its way: a held delivery's filing must come after it.
+                Some(holding) => return (filed, Some(held::GoOn { running, holding })),
                 // No room to hold more: the entry waits for its lanes.
                 None => may_hold = false,
             }

@@ -113,13 +113,21 @@ pub(super) fn hold(
     })
 }
 
+/// Held lanes, still going, and their leases.
+pub(super) struct GoOn {
+    pub(super) running: FuturesUnordered<LaneRun>,
+    pub(super) holding: Holding,
+}
+
 /// Lets the held lanes go on in a task of their own; each lane's
-/// deliveries are filed as it ends.
-pub(super) fn go_on(
-    shared: &Arc<Shared>,
-    mut running: FuturesUnordered<LaneRun>,
-    holding: Holding,
-) {
+/// deliveries are filed as it ends. Called once the entry's own filing
+/// (which writes the leases) is with the settler, so that every held
+/// delivery's filing comes after it.
+pub(super) fn go_on(shared: &Arc<Shared>, go_on: GoOn) {
+    let GoOn {
+        mut running,
+        holding,
+    } = go_on;
     let guard = Forget {
         shared: Arc::clone(shared),
         ids: holding.ids,

@@ -111,6 +111,7 @@ async fn process(
     permit: OwnedSemaphorePermit,
     hold: &CancellationToken,
 ) {
+    let mut held = None;
     let filed = match work {
         // A panic past the deliveries' own guard still settles the entry:
         // its payload goes to the dead letters with the reason, and the
@@ -119,7 +120,10 @@ async fn process(
             .catch_unwind()
             .await
         {
-            Ok(filed) => filed,
+            Ok((filed, go_on)) => {
+                held = go_on;
+                filed
+            }
             Err(panic) => {
                 let error = panic_message(panic.as_ref());
                 tracing::error!(entry = %id, %error, "an entry's task panicked; the entry goes to the dead letters");
@@ -182,5 +186,8 @@ async fn process(
         if let Some(id) = &job.id {
             shared.in_flight().remove(id);
         }
+    }
+    if let Some(go_on) = held {
+        super::held::go_on(shared, go_on);
     }
 }
