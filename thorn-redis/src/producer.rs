@@ -33,6 +33,14 @@ thorn_core::link_backend!(register);
 /// Enqueues every delivery of a batch to the queue's stream, for workers to
 /// deliver.
 ///
+/// A batch of one delivery (a plain `send`) is merged: sends that arrive while another's write is on the wire share the
+/// next `XADD` (see [`crate::merge`]).
+///
+/// The deliveries of [ordered](thorn_core::Subscriber::ordered)
+/// subscriptions go one on its way per subscription (the rest wait in a
+/// list until the worker ends the one before), in one script call with the
+/// batch's other entries.
+///
 /// A batch of `n` events becomes `ceil(n / chunk_size)` entries (more when
 /// an entry would exceed [`MAX_DELIVERIES_PER_ENTRY`]), written in one
 /// `MULTI`/`EXEC` transaction: all or none. Each body is stored once per

@@ -15,7 +15,9 @@
 //!
 //! Every number is an unsigned LEB128 varint. A flushed batch that spans
 //! several entries gives them one batch id, so that a worker keeps each
-//! subscription's deliveries of that batch in order across the entries. The same format holds one
+//! subscription's deliveries of that batch in order across the entries. The
+//! id of all ones ([`LOOSE`](crate::merge::LOOSE)) marks an entry of
+//! separate sends merged together: no order among its deliveries. The same format holds one
 //! delivery in the retry set and in the dead-letter stream, so a delivery
 //! keeps its id (and everything else) through retries and replays.
 
