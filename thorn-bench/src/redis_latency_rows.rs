@@ -20,8 +20,8 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::json;
+use thorn::Event;
 use thorn::redis::Worker;
-use thorn::{Config, Event, RecipientPolicy, Subscriber, Thorn};
 use thorn_testkit::redis_server::RedisServer;
 
 fn env(name: &str) -> Option<f64> {
@@ -37,20 +37,8 @@ pub(crate) async fn latency_row(redis: &RedisServer, rate: f64) {
     let arrived: Arc<Vec<OnceLock<Instant>>> =
         Arc::new((0..total).map(|_| OnceLock::new()).collect());
     let (url, count) = clock_receiver(Arc::clone(&arrived)).await;
-    let mut config = Config::from_env().unwrap();
-    config.dispatcher = "redis".into();
-    config.set_var("THORN_REDIS_URL", redis.url()).unwrap();
-    config.set_var("THORN_REDIS_QUEUE", "latency").unwrap();
-    config.recipients = RecipientPolicy::allow_loopback_any_port();
-    let thorn = Thorn::new(config.clone(), &thorn::registry()).unwrap();
-    thorn
-        .subscribe(
-            Subscriber::builder("bench.*", url, super::SECRET)
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let config = crate::redis_rows::config(redis, "latency");
+    let thorn = crate::redis_rows::thorn_for(config.clone(), url).await;
     let worker = Worker::builder(config).build().unwrap();
     let stop = worker.shutdown_handle();
     let running = tokio::spawn(worker.run());

@@ -19,7 +19,7 @@ fn data(i: usize) -> serde_json::Value {
     json!({"id": i, "name": "Ada Lovelace", "email": "ada@example.com", "tags": ["a", "b", "c"]})
 }
 
-fn config(redis: &RedisServer, queue: &str) -> Config {
+pub(crate) fn config(redis: &RedisServer, queue: &str) -> Config {
     let mut config = Config::from_env().unwrap();
     config.dispatcher = "redis".into();
     config.set_var("THORN_REDIS_URL", redis.url()).unwrap();
@@ -28,7 +28,7 @@ fn config(redis: &RedisServer, queue: &str) -> Config {
     config
 }
 
-async fn thorn_for(config: Config, url: String) -> Thorn {
+pub(crate) async fn thorn_for(config: Config, url: String) -> Thorn {
     let thorn = Thorn::new(config, &thorn::registry()).unwrap();
     thorn
         .subscribe(

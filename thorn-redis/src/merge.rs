@@ -124,26 +124,32 @@ impl Merger {
         }
     }
 
-    /// Adds `entries` to the stream: one command, or one transaction.
+    /// Adds `entries` to the stream.
     async fn write(&self, entries: Vec<Vec<u8>>) -> Result<()> {
-        let mut conn = self.conn.get().await?;
-        let xadd = |e: &[u8]| {
-            let mut cmd = redis::cmd("XADD");
-            cmd.arg(&self.stream).arg("*").arg(FIELD).arg(e);
-            cmd
-        };
-        let written = if let [entry] = entries.as_slice() {
-            xadd(entry).query_async::<()>(&mut conn).await
-        } else {
-            let mut pipe = redis::pipe();
-            pipe.atomic();
-            for e in &entries {
-                pipe.add_command(xadd(e)).ignore();
-            }
-            pipe.query_async::<()>(&mut conn).await
-        };
-        written.map_err(|e| self.conn.err(e))
+        write(&self.conn, &self.stream, &entries).await
     }
+}
+
+/// Adds `entries` to `stream`: one command, or one transaction around
+/// several (all or none).
+pub(crate) async fn write(conn: &Connection, stream: &str, entries: &[Vec<u8>]) -> Result<()> {
+    let mut c = conn.get().await?;
+    let xadd = |e: &[u8]| {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(stream).arg("*").arg(FIELD).arg(e);
+        cmd
+    };
+    let written = if let [entry] = entries {
+        xadd(entry).query_async::<()>(&mut c).await
+    } else {
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for e in entries {
+            pipe.add_command(xadd(e)).ignore();
+        }
+        pipe.query_async::<()>(&mut c).await
+    };
+    written.map_err(|e| conn.err(e))
 }
 
 /// Encodes deliveries of separate sends as loose entries.

@@ -7,7 +7,7 @@ use thorn_core::{Batch, Config, Dispatcher, Outcome, Registry, Report, Status, a
 
 use crate::entry::{EntryEncoder, encode_one};
 use crate::error::Result;
-use crate::keys::{FIELD, Keys};
+use crate::keys::Keys;
 use crate::merge::Merger;
 use crate::options::{Connection, RedisOptions};
 use crate::scripts;
@@ -187,23 +187,8 @@ impl RedisDispatcher {
                 .map_err(|e| self.conn.err(e))?;
             return Ok(queued(batch));
         }
-        let xadd = |e: &[u8]| {
-            let mut cmd = redis::cmd("XADD");
-            cmd.arg(&self.keys.stream).arg("*").arg(FIELD).arg(e);
-            cmd
-        };
-        let written = if let [entry] = entries.as_slice() {
-            // A single send: one command, no transaction around it.
-            xadd(entry).query_async::<()>(&mut conn).await
-        } else {
-            let mut pipe = redis::pipe();
-            pipe.atomic();
-            for e in &entries {
-                pipe.add_command(xadd(e)).ignore();
-            }
-            pipe.query_async::<()>(&mut conn).await
-        };
-        written.map_err(|e| self.conn.err(e))?;
+        // One command for one entry; a transaction around several.
+        crate::merge::write(&self.conn, &self.keys.stream, &entries).await?;
         Ok(queued(batch))
     }
 }
