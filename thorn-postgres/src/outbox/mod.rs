@@ -1,6 +1,9 @@
 //! The transactional outbox: events written in the application's own
 //! transaction, handed to the backend by a [`Relay`] once committed.
 
+mod claim;
+mod idle;
+mod pieces;
 mod relay;
 
 use std::sync::Arc;
@@ -25,6 +28,20 @@ use crate::settings::{OUTBOX_BATCH, OUTBOX_POLL, SCHEMA};
 /// process after it. Matching happens later, when a relay hands the event
 /// to the backend (`"default"` delivers it then, `"redis"` queues it for
 /// workers), against the subscriptions of that moment.
+///
+/// The events of one transaction reach each subscription in the order they
+/// were written, as a buffer's flush does; those of different transactions
+/// are different sends, and a relay hands them over side by side. A
+/// subscription that asks for strict order
+/// ([`Subscriber::ordered`](thorn_core::Subscriber::ordered)) gets every
+/// event in outbox order from one relay.
+///
+/// Writing an event costs the transaction one `INSERT`, and its commit
+/// nothing more: commits do not notify (PostgreSQL serialises the commits
+/// of transactions that do). A relay finds new rows by looking, again
+/// within milliseconds while rows flow; an idle one backs off up to
+/// `THORN_OUTBOX_POLL` and, before a longer wait, asks that the next commit
+/// wake it: one NOTIFY per sleep.
 ///
 /// ```no_run
 /// # async fn run(pool: sqlx::PgPool, thorn: thorn_core::Thorn) -> thorn_core::Result<()> {
@@ -66,6 +83,9 @@ pub(crate) struct Statements {
     pub(crate) delete: String,
     pub(crate) defer: String,
     pub(crate) count: String,
+    pub(crate) arm: String,
+    /// The schema, as the outbox's notifications carry it.
+    pub(crate) schema: String,
     pub(crate) batch: usize,
     pub(crate) poll: Duration,
 }
@@ -76,13 +96,14 @@ impl Outbox {
     pub fn new(config: &Config) -> Result<Self> {
         let schema = config.get(&SCHEMA)?;
         let outbox = table(&schema, "outbox");
+        let wake = table(&schema, "outbox_wake");
         Ok(Outbox(Arc::new(Statements {
             insert: format!(
                 "INSERT INTO {outbox} (event_id, name, data, sender, reference, timeout_ms, created_ms) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7)"
             ),
             claim: format!(
-                "SELECT id, event_id, name, data, sender, reference, timeout_ms, created_ms \
+                "SELECT id, tx, event_id, name, data, sender, reference, timeout_ms, created_ms \
                  FROM {outbox} WHERE available_at <= now() ORDER BY id LIMIT $1 \
                  FOR UPDATE SKIP LOCKED"
             ),
@@ -93,6 +114,8 @@ impl Outbox {
                  WHERE id = ANY($1)"
             ),
             count: format!("SELECT count(*) FROM {outbox}"),
+            arm: format!("SELECT setval('{wake}', 1, false)"),
+            schema: schema.clone(),
             batch: config.get(&OUTBOX_BATCH)?,
             poll: config.get(&OUTBOX_POLL)?,
         })))
