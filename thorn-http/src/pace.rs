@@ -59,6 +59,9 @@ use uuid::Uuid;
 #[derive(Debug, Default)]
 pub struct Pace {
     tats: Mutex<Tats>,
+    /// A cap for every subscription, beside its own (`None`: only its
+    /// own): a process's share for any one subscription.
+    share: Option<u32>,
     caps: Mutex<HashMap<Uuid, Cap>>,
     turns: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
 }
@@ -73,6 +76,9 @@ struct Tats {
     swept: usize,
 }
 
+/// How many subscriptions' caps are kept before idle ones are forgotten.
+const CAPS_KEPT: usize = 10_000;
+
 /// One subscription's cap on attempts in flight, and the size it was made
 /// for.
 #[derive(Debug)]
@@ -85,6 +91,17 @@ impl Pace {
     /// Nothing kept yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Caps every subscription at `share` attempts in flight in this
+    /// process (at least 1), besides its own
+    /// [`max_in_flight`](Subscriber::max_in_flight): so that one receiver
+    /// that hangs cannot take every attempt a process may have in flight.
+    pub fn with_share(share: u32) -> Self {
+        Pace {
+            share: Some(share.max(1)),
+            ..Self::default()
+        }
     }
 
     /// Takes subscription `id`'s next slot under `limit` at `now` (Unix
@@ -124,7 +141,9 @@ impl Pace {
     }
 
     /// When `subscriber` has a [`max_in_flight`](Subscriber::max_in_flight)
-    /// of `n`, waits until fewer than `n` of its attempts are in flight
+    /// of `n` (or the pace a [share](Self::with_share) of `n`; the lower
+    /// of the two when both), waits until fewer than `n` of its attempts
+    /// are in flight
     /// (first come, first served) and returns a place that counts as one
     /// until it is dropped. Without a cap, returns at once.
     ///
@@ -132,11 +151,17 @@ impl Pace {
     /// attempts that start from then on; those in flight under the old cap
     /// end as they were.
     pub async fn in_flight(&self, subscriber: &Subscriber) -> InFlight {
-        let Some(size) = subscriber.max_in_flight else {
-            return InFlight { _permit: None };
+        let size = match (subscriber.max_in_flight, self.share) {
+            (Some(own), Some(share)) => own.min(share),
+            (Some(size), None) | (None, Some(size)) => size,
+            (None, None) => return InFlight { _permit: None },
         };
         let semaphore = {
             let mut caps = lock(&self.caps);
+            if caps.len() >= CAPS_KEPT {
+                // Forget the subscriptions with nothing in flight.
+                caps.retain(|_, cap| cap.semaphore.available_permits() < cap.size as usize);
+            }
             let cap = caps.entry(subscriber.id).or_insert_with(|| Cap::new(size));
             if cap.size != size {
                 *cap = Cap::new(size);

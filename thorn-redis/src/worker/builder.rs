@@ -144,7 +144,9 @@ impl WorkerBuilder {
                     &options.keys(),
                     self.config.breaker,
                 ),
-                shares: super::pace::Shares::new(concurrency),
+                pace: thorn_http::Pace::with_share(
+                    u32::try_from(concurrency / 4).unwrap_or(u32::MAX),
+                ),
                 held_slots: Arc::new(Semaphore::new(held_count as usize)),
                 held_count,
                 leases: super::held::Leases::default(),

@@ -197,8 +197,8 @@ pub(super) type LaneRun = Pin<Box<dyn Future<Output = Vec<Done>> + Send>>;
 /// past the entry, if any, to be let go on once the entry's filing is
 /// handed to the settler. A lane still going
 /// when the entry has waited on it for [`HOLD_PARTIAL`] after another lane
-/// ended, or when `hold` fires (the read has waited for [`HOLD_READ`]),
-/// goes on past the entry (see [`held`](super::held)): the entry is then filed with
+/// ended, or when `hold` fires (the read has waited for [`held::HOLD_READ`]),
+/// goes on past the entry (see [`held`]): the entry is then filed with
 /// what ended, and settled, without waiting for a slow receiver.
 pub(super) async fn deliver(
     shared: &Arc<Shared>,
@@ -285,7 +285,7 @@ impl Drop for AbortOnDrop {
 /// Delivers a lane's deliveries one after another, after its turn, each
 /// attempt reported as it ends. Before its attempt a delivery passes its
 /// subscription's circuit, rate limit, share of this worker and cap of
-/// deliveries in flight ([`pace`](super::pace)); one that must wait for them is
+/// deliveries in flight ([`pace`]); one that must wait for them is
 /// deferred to the retry set without an attempt.
 pub(super) async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<Done> {
     if let Some(turn) = lane.turn.as_mut() {
@@ -311,7 +311,7 @@ pub(super) async fn run_lane(shared: Arc<Shared>, mut lane: Lane) -> Vec<Done> {
             done.push(deferred(item, slot, true));
             continue;
         }
-        let _share = shared.shares.enter(&item.delivery.subscriber).await;
+        let _share = shared.pace.in_flight(&item.delivery.subscriber).await;
         let flight = match pace::Flight::enter(&shared, &item).await {
             Ok(flight) => flight,
             Err(until) => {

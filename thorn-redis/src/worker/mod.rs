@@ -151,8 +151,9 @@ struct Shared {
     recorder: AttemptRecorder,
     /// The subscriptions' circuits, shared through Redis.
     circuits: circuits::SharedCircuits,
-    /// Each subscription's share of the deliveries in flight.
-    shares: pace::Shares,
+    /// Each subscription's share of the deliveries in flight (and its own
+    /// cap, in this worker).
+    pace: thorn_http::Pace,
     /// Deliveries held past their entry (see [`held`]): a bound, and
     /// their leases.
     held_slots: Arc<Semaphore>,

@@ -2,30 +2,26 @@
 //! deliveries in flight, shared by every worker of the queue through
 //! Redis, and its share of this worker's deliveries in flight.
 //!
-//! - **Rate limit** ([`Subscriber::rate_limit`]): each delivery takes the
+//! - **Rate limit** ([`Subscriber::rate_limit`](thorn_core::Subscriber::rate_limit)): each delivery takes the
 //!   subscription's next slot in one script call (`pace.lua`, the generic
 //!   cell rate algorithm of [`thorn_core::limits`]). A slot more than
 //!   [`PACE_WAIT`] away defers the delivery to the retry set at its slot,
 //!   marked as having taken it, without an attempt.
-//! - **Cap in flight** ([`Subscriber::max_in_flight`]): a delivery counts
+//! - **Cap in flight** ([`Subscriber::max_in_flight`](thorn_core::Subscriber::max_in_flight)): a delivery counts
 //!   itself in the subscription's set of deliveries in flight
 //!   (`flight.lua`) before its attempt, and leaves it after. While the set
 //!   is full it waits in its lane, then is deferred.
 //! - **Share of the worker**: one subscription has at most a quarter of
 //!   `THORN_CONCURRENCY` attempts in flight in one worker (or its cap, if
-//!   lower), so that a receiver that hangs cannot take every one.
+//!   lower), so that a receiver that hangs cannot take every one: kept by
+//!   [`thorn_http::Pace::with_share`].
 //!
 //! None of this costs a subscription without a limit or a cap anything
 //! beyond its share's count.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use thorn_core::Subscriber;
 use thorn_core::breaker::now_ms;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use uuid::Uuid;
 
 use super::Shared;
 use crate::entry::QueuedDelivery;
@@ -143,51 +139,5 @@ impl Flight {
                 tracing::debug!(error = %e, "leaving a place in flight failed; it lapses");
             }
         }
-    }
-}
-
-/// How many subscriptions' shares are kept before idle ones are
-/// forgotten.
-const SHARES_KEPT: usize = 10_000;
-
-/// Each subscription's share of this worker's deliveries in flight.
-#[derive(Debug)]
-pub(super) struct Shares {
-    /// A subscription's share when it has no lower cap.
-    share: u32,
-    /// Subscription → (its share, what counts it).
-    held: Mutex<HashMap<Uuid, (u32, Arc<Semaphore>)>>,
-}
-
-impl Shares {
-    /// Shares of a quarter of `concurrency` (at least 1).
-    pub(super) fn new(concurrency: usize) -> Self {
-        Shares {
-            share: u32::try_from(concurrency / 4).unwrap_or(u32::MAX).max(1),
-            held: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Waits for a place in `sub`'s share.
-    pub(super) async fn enter(&self, sub: &Subscriber) -> Option<OwnedSemaphorePermit> {
-        let share = sub
-            .max_in_flight
-            .map_or(self.share, |cap| cap.min(self.share));
-        let counter = {
-            let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-            if held.len() >= SHARES_KEPT {
-                // Forget the subscriptions with nothing in flight.
-                held.retain(|_, (share, s)| s.available_permits() < *share as usize);
-            }
-            let slot = held
-                .entry(sub.id)
-                .or_insert_with(|| (share, Arc::new(Semaphore::new(share as usize))));
-            if slot.0 != share {
-                // Its cap changed: counted anew from here.
-                *slot = (share, Arc::new(Semaphore::new(share as usize)));
-            }
-            Arc::clone(&slot.1)
-        };
-        counter.acquire_owned().await.ok()
     }
 }
